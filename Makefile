@@ -1,0 +1,24 @@
+# The course's commands. Each target sets itself up first (tools/setup.sh: .venv and data, idempotent).
+.PHONY: setup course test lab bench nbs clean
+SHELL := /bin/bash
+
+setup:
+	@bash tools/setup.sh
+
+course: setup           ## run every lesson in order (quick without a GPU, FULL=1 for full mode); writes _out/
+	@.venv/bin/python tools/run_course.py $(if $(FULL),--full,) $(if $(QUICK),--quick,) $(NB)
+
+test: setup             ## the CI contract: notebooks clean, library in sync, nbdev_test, pytest
+	@bash tools/test.sh
+
+lab: setup              ## JupyterLab on this venv
+	.venv/bin/jupyter lab --notebook-dir=nbs
+
+bench: setup            ## benchmarks; each prints its ratios
+	@set -e; for b in tests/bench/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done
+
+nbs: setup              ## after editing notebooks: clean them and export the library
+	.venv/bin/nbdev_clean && .venv/bin/nbdev_export
+
+clean:
+	rm -rf .venv _out _proc .setup.log

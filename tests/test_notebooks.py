@@ -1,0 +1,57 @@
+"The course notebooks: clean, small, structured as the style guide asks, modules imported in order."
+import json, re
+from pathlib import Path
+import pytest
+
+NBS = Path(__file__).resolve().parent.parent/"nbs"
+NOTEBOOKS = sorted(NBS.glob("*.ipynb"))
+LESSONS = [p for p in NOTEBOOKS if p.name != "index.ipynb"]
+
+
+def cells(p): return json.loads(p.read_text())["cells"]
+def src(c): return "".join(c["source"])
+def exported_module(p):
+    m = re.search(r"^#\|\s*default_exp\s+(\S+)", "\n".join(src(c) for c in cells(p)), re.M)
+    return m and m.group(1)
+
+
+def test_there_is_a_course():
+    assert (NBS/"index.ipynb").exists() and (NBS/"00_core.ipynb").exists()
+
+
+@pytest.mark.parametrize("p", NOTEBOOKS, ids=lambda p: p.name)
+def test_clean_and_small(p):
+    from nbdev.clean import clean_nb
+    from execnb.nbio import nb2str
+    text = p.read_text()
+    assert len(text.encode()) < 500_000, f"{p.name} is {len(text.encode())//1000} KB: shrink its outputs"
+    nb = json.loads(text)
+    clean_nb(nb)
+    assert nb2str(nb) == text, f"{p.name} is not clean: run 'make nbs' (nbdev_clean) and commit"
+    for c in nb["cells"]:
+        for o in c.get("outputs", []):
+            assert "application/vnd.jupyter.widget-view+json" not in o.get("data", {}), f"{p.name} keeps widget output"
+
+
+@pytest.mark.parametrize("p", LESSONS, ids=lambda p: p.name)
+def test_structure(p):
+    cs = cells(p)
+    md = [src(c) for c in cs if c["cell_type"] == "markdown"]
+    assert any(re.match(r"^# \S", m) for m in md), f"{p.name}: no H1 title"
+    assert re.search(r"^##+ Exercises", "\n".join(md), re.M), f"{p.name}: every notebook ends with exercises"
+    if not exported_module(p):   # a lesson: the Colab cell first, then the environment report
+        assert "google.colab" in src(cs[0]) and "#| hide" in src(cs[0]), f"{p.name}: first cell must be the Colab install cell"
+        assert any("env_report()" in src(c) for c in cs[:4]), f"{p.name}: call env_report() at the top"
+
+
+ORDER = ["core", "data", "datasets", "models", "losses", "metrics", "train", "interpret"]
+
+@pytest.mark.parametrize("p", [p for p in NOTEBOOKS if exported_module(p)], ids=lambda p: p.name)
+def test_modules_import_only_lower_numbers(p):
+    mod = exported_module(p)
+    assert mod in ORDER, f"{p.name} exports {mod}, which is not in the module plan {ORDER}"
+    text = "\n".join(src(c) for c in cells(p) if c["cell_type"] == "code")
+    for used in set(re.findall(r"(?:from|import)\s+mlcourse\.(\w+)", text)) - {mod}:
+        assert ORDER.index(used) < ORDER.index(mod), f"{p.name} ({mod}) imports mlcourse.{used}, a later module"
+    earlier = [q for q in NOTEBOOKS if exported_module(q) and q.name < p.name]
+    assert [exported_module(q) for q in earlier] == ORDER[:len(earlier)], "exporting notebooks must follow the module plan"

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Convert between a course notebook and a plain-text 'cell script', for editing notebooks in a text editor.
+
+    python tools/nb.py to-py   nbs/00_core.ipynb  /tmp/00_core.py
+    python tools/nb.py from-py /tmp/00_core.py    nbs/00_core.ipynb
+
+Cell script format (jupytext's "percent" format): a line `# %%` starts a code cell, a line `# %% [markdown]`
+starts a markdown cell whose lines are commented with "# " (a cell whose lines are not all commented is taken
+as is). Outputs are dropped when writing a notebook.
+"""
+import json, sys
+from pathlib import Path
+
+NB_META = {"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}}
+
+
+def to_cells(text):
+    "Split a cell script into (kind, source) pairs."
+    cells, kind, buf = [], None, []
+    for line in text.splitlines():
+        if line.strip() in ("# %%", "# %% [markdown]"):
+            if kind is not None: cells.append((kind, "\n".join(buf).strip("\n")))
+            kind, buf = ("markdown" if "markdown" in line else "code"), []
+        else:
+            if kind is None: kind = "code"
+            buf.append(line)
+    if kind is not None: cells.append((kind, "\n".join(buf).strip("\n")))
+    return [c for c in cells if c[1].strip()]
+
+
+def _uncomment(s):
+    lines = s.split("\n")
+    if all(l.startswith("# ") or l.rstrip() == "#" or not l.strip() for l in lines):
+        return "\n".join(l[2:] if l.startswith("# ") else "" if l.rstrip() == "#" else l for l in lines)
+    return s
+
+
+def _src(s): 
+    lines = s.split("\n")
+    return [l + "\n" for l in lines[:-1]] + [lines[-1]]
+
+
+def from_py(src, dest):
+    cells = []
+    for kind, s in to_cells(Path(src).read_text()):
+        if kind == "markdown": s = _uncomment(s)
+        c = {"cell_type": kind, "metadata": {}, "source": _src(s)}
+        if kind == "code": c.update(execution_count=None, outputs=[])
+        cells.append(c)
+    nb = {"cells": cells, "metadata": NB_META, "nbformat": 4, "nbformat_minor": 5}
+    Path(dest).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def to_py(src, dest):
+    nb = json.loads(Path(src).read_text())
+    out = []
+    for c in nb["cells"]:
+        out.append("# %% [markdown]" if c["cell_type"] == "markdown" else "# %%")
+        s = "".join(c["source"])
+        out.append("\n".join(("# " + l).rstrip() for l in s.split("\n")) if c["cell_type"] == "markdown" else s)
+        out.append("")
+    Path(dest).write_text("\n".join(out))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[1] not in ("to-py", "from-py"): sys.exit(__doc__)
+    (to_py if sys.argv[1] == "to-py" else from_py)(sys.argv[2], sys.argv[3])
