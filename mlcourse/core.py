@@ -6,13 +6,13 @@
 __all__ = ['get_device', 'seed_everything', 'is_quick', 'by_mode', 'data_dir', 'in_colab', 'in_slurm', 'in_notebook',
            'env_report', 'record']
 
-# %% ../nbs/00_core.ipynb #fc894f5c
+# %% ../nbs/00_core.ipynb #66156d40
 import os, random, platform, json, sys, warnings
 from pathlib import Path
 import numpy as np
 import torch
 
-# %% ../nbs/00_core.ipynb #fe65886b
+# %% ../nbs/00_core.ipynb #e3285086
 def _mps_ok():
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
@@ -32,7 +32,7 @@ def get_device(device=None, # "cpu", "cuda", "cuda:1", "mps", a `torch.device`, 
         raise RuntimeError("Device 'mps' was asked for, but this PyTorch has no MPS backend. Use device='cpu'.")
     return device
 
-# %% ../nbs/00_core.ipynb #90488e0d
+# %% ../nbs/00_core.ipynb #e72f23b7
 def seed_everything(seed:int=42, # the seed for python, numpy and torch
                     deterministic:bool=False, # also force deterministic algorithms (repeatable to the bit, maybe slower)
                    ) -> int:
@@ -49,7 +49,7 @@ def seed_everything(seed:int=42, # the seed for python, numpy and torch
         torch.use_deterministic_algorithms(True, warn_only=True)
     return seed
 
-# %% ../nbs/00_core.ipynb #33ded5ac
+# %% ../nbs/00_core.ipynb #f5af5997
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 def is_quick() -> bool:
@@ -68,7 +68,7 @@ def by_mode(quick, # the value in quick mode
     "Pick `quick` or `full` by the current mode, e.g. `epochs = by_mode(2, 20)`."
     return quick if is_quick() else full
 
-# %% ../nbs/00_core.ipynb #14078654
+# %% ../nbs/00_core.ipynb #72702f91
 _warned_puhti = False
 
 def data_dir(*parts, # sub-folders, e.g. data_dir("collage", "train")
@@ -88,7 +88,7 @@ def data_dir(*parts, # sub-folders, e.g. data_dir("collage", "train")
     if create: path.mkdir(parents=True, exist_ok=True)
     return path
 
-# %% ../nbs/00_core.ipynb #2d4cf50f
+# %% ../nbs/00_core.ipynb #f77ad985
 def in_colab() -> bool:
     "True inside Google Colab."
     return "google.colab" in sys.modules
@@ -105,7 +105,7 @@ def in_notebook() -> bool:
         return ip is not None and "IPKernelApp" in ip.config
     except Exception: return False
 
-# %% ../nbs/00_core.ipynb #8cb1db1c
+# %% ../nbs/00_core.ipynb #ac1f7234
 def _versions():
     import importlib
     out = {"python": platform.python_version()}
@@ -129,7 +129,7 @@ def env_report(device=None, # passed to `get_device`
     if show: print(" | ".join(f"{k} {v}" for k, v in rep.items()))
     return rep
 
-# %% ../nbs/00_core.ipynb #1dcd5b13
+# %% ../nbs/00_core.ipynb #6cae11d0
 def record(name:str, # what was measured, e.g. "test accuracy"
            value, # the figure (a number or a short string)
            fmt:str="{:.4g}", # how to print a number

@@ -8,7 +8,7 @@ Cell script format (jupytext's "percent" format): a line `# %%` starts a code ce
 starts a markdown cell whose lines are commented with "# " (a cell whose lines are not all commented is taken
 as is). Outputs are dropped when writing a notebook.
 """
-import json, sys
+import hashlib, json, sys
 from pathlib import Path
 
 NB_META = {"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}}
@@ -42,9 +42,10 @@ def _src(s):
 
 def from_py(src, dest):
     cells = []
-    for kind, s in to_cells(Path(src).read_text()):
+    for i, (kind, s) in enumerate(to_cells(Path(src).read_text())):
         if kind == "markdown": s = _uncomment(s)
-        c = {"cell_type": kind, "metadata": {}, "source": _src(s)}
+        cid = hashlib.sha1(f"{i}:{s}".encode()).hexdigest()[:8]  # stable ids keep the exported module stable
+        c = {"cell_type": kind, "id": cid, "metadata": {}, "source": _src(s)}
         if kind == "code": c.update(execution_count=None, outputs=[])
         cells.append(c)
     nb = {"cells": cells, "metadata": NB_META, "nbformat": 4, "nbformat_minor": 5}
