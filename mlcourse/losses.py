@@ -18,7 +18,7 @@ def _check_same_shape(preds, targets, who):
                          "they must match (one row per sample, one column per label). Check the model's last layer "
                          "(n_out = number of labels) and that targets are not reshaped.")
 
-# %% ../nbs/05_losses.ipynb #dd9831df
+# %% ../nbs/05_losses.ipynb #5bf5339c
 def pos_weight_from(targets, # training targets, `(n, n_labels)` of 0/1 (a tensor or array)
                     max_weight:float=100.0, # clamp: weights lie in [1/max_weight, max_weight]
                    ) -> torch.Tensor:
@@ -27,7 +27,8 @@ def pos_weight_from(targets, # training targets, `(n, n_labels)` of 0/1 (a tenso
     if t.ndim != 2: raise ValueError(f"pos_weight_from expects targets of shape (n, n_labels), got {tuple(t.shape)}.")
     pos = t.sum(0)
     neg = t.shape[0] - pos
-    return (neg / pos.clamp(min=1)).clamp(1 / max_weight, max_weight)
+    w = torch.where(pos > 0, neg / pos.clamp(min=1), torch.full_like(pos, max_weight))
+    return w.clamp(1 / max_weight, max_weight)
 
 # %% ../nbs/05_losses.ipynb #cb9d01a7
 class SoftF1Loss(nn.Module):
