@@ -1,0 +1,194 @@
+"fit, History, predict, lr_find and friends on tiny in-memory problems (seconds, CPU)."
+import os, signal
+import pytest, torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from mlcourse.train import (fit, predict, lr_find, History, Callback, load_checkpoint, resolve_precision,
+                            resolve_channels_last, make_opt, OPTIMIZERS)
+
+torch.set_num_threads(1)
+
+
+def data(n=256, d=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    return torch.randn(n, d, generator=g) + (y[:, None] * 2 - 1.0), y
+
+
+def dls(bs=32, shuffle=True):
+    (xt, yt), (xv, yv) = data(), data(128, seed=1)
+    return (DataLoader(TensorDataset(xt, yt), batch_size=bs, shuffle=shuffle),
+            DataLoader(TensorDataset(xv, yv), batch_size=50))
+
+
+def model(): return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+class Acc:
+    "A metric object that counts its calls and the sizes it saw."
+    name = "acc"
+    def __init__(self): self.sizes = []
+    def __call__(self, preds, targets):
+        self.sizes.append(len(preds)); return (preds.argmax(1) == targets).float().mean()
+
+
+KW = dict(loss_fn=nn.CrossEntropyLoss(), lr=1e-2, progress=False, device="cpu")
+
+
+def test_fit_learns_and_records():
+    torch.manual_seed(0); train_dl, valid_dl = dls(); acc = Acc()
+    h = fit(model(), train_dl, valid_dl, epochs=3, metrics=[acc], **KW)
+    assert isinstance(h, History) and [r["epoch"] for r in h.records] == [1, 2, 3]
+    assert set(h.records[0]) == {"epoch", "train_loss", "valid_loss", "acc", "time"}
+    assert acc.sizes == [128] * 3, "metrics run once per epoch on the whole validation set"
+    assert h.records[-1]["train_loss"] < h.records[0]["train_loss"] and h.records[-1]["acc"] > 0.85
+    assert h.best("acc")["acc"] == max(h["acc"])
+    assert h.plot() is not None
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("sched", ["onecycle", "cosine", "step", "none"])
+def test_optimizers_and_schedules_without_validation(opt, sched):
+    torch.manual_seed(0); train_dl, _ = dls()
+    lr = 1.0 if opt == "adadelta" else 1e-2
+    h = fit(model(), train_dl, epochs=2, opt=opt, sched=sched, clip=1.0, **{**KW, "lr": lr})
+    assert set(h.records[0]) == {"epoch", "train_loss", "time"}
+    assert h.records[1]["train_loss"] < h.records[0]["train_loss"] * 1.05
+
+
+def test_opt_factory_and_instance():
+    m = model()
+    assert isinstance(make_opt(torch.optim.SGD, m.parameters(), 0.1), torch.optim.SGD)
+    inst = torch.optim.SGD(m.parameters(), lr=0.1)
+    assert make_opt(inst, None, 0.1) is inst
+    with pytest.raises(ValueError, match="Unknown optimizer"): make_opt("adamz", m.parameters(), 0.1)
+
+
+def test_fit_is_repeatable_with_a_seed():
+    train_dl, valid_dl = dls()
+    torch.manual_seed(3); a = fit(model(), train_dl, valid_dl, epochs=2, **KW)
+    torch.manual_seed(3); b = fit(model(), train_dl, valid_dl, epochs=2, **KW)
+    assert a["valid_loss"] == b["valid_loss"]
+
+
+def test_early_stop_restores_best():
+    torch.manual_seed(0); train_dl, valid_dl = dls()
+    m = model()
+    h = fit(m, train_dl, valid_dl, epochs=30, early_stop=2, sched="none", **{**KW, "lr": 0.5, "opt": "sgd"})
+    best = h.best()
+    assert len(h) < 30 and len(h) - best["epoch"] == 2
+    _, _, ls = None, None, nn.CrossEntropyLoss()
+    preds, targs = predict(m, valid_dl, precision="auto")      # the precision fit validated in
+    assert abs(ls(preds, targs).item() - best["valid_loss"]) < 1e-5, "the model should hold the best weights"
+
+
+def test_monitor_missing_key_is_explained():
+    train_dl, _ = dls()
+    with pytest.raises(KeyError, match="Cannot monitor 'valid_loss'"):
+        fit(model(), train_dl, epochs=1, early_stop=1, **KW)
+
+
+def test_checkpoint_resume_in_process(tmp_path):
+    train_dl, valid_dl = dls()
+    torch.manual_seed(0); ref = model(); h_ref = fit(ref, train_dl, valid_dl, epochs=3, **KW)
+    torch.manual_seed(0); m = model(); fit(m, train_dl, valid_dl, epochs=3, checkpoint_dir=tmp_path, **KW,
+                                          callbacks=[StopAfter(1)])
+    ck = load_checkpoint(tmp_path/"last.pt")
+    assert ck["epoch"] == 1 and (tmp_path/"best.pt").exists()
+    assert set(ck["rng"]) >= {"python", "numpy", "torch", "cuda", "loader"}
+    m2 = model()
+    h = fit(m2, train_dl, valid_dl, epochs=3, checkpoint_dir=tmp_path, resume=True, **KW)
+    assert h["valid_loss"] == h_ref["valid_loss"]
+    for a, b in zip(ref.parameters(), m2.parameters()): assert torch.equal(a, b)
+
+
+class StopAfter(Callback):
+    def __init__(self, epochs): self.epochs = epochs
+    def after_epoch(self, run): run.stop = len(run.history) >= self.epochs
+
+
+class CtrlCAt(Callback):
+    def __init__(self, batch): self.batch = batch
+    def after_batch(self, run):
+        if run.epoch == 1 and run.batch == self.batch: os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_checkpoints_and_returns_history(tmp_path, capsys):
+    train_dl, valid_dl = dls()
+    before = signal.getsignal(signal.SIGINT)
+    h = fit(model(), train_dl, valid_dl, epochs=3, checkpoint_dir=tmp_path, callbacks=[CtrlCAt(3)], **KW)
+    assert len(h) == 1 and "interrupted" in capsys.readouterr().out
+    ck = load_checkpoint(tmp_path/"last.pt")
+    assert (ck["epoch"], ck["batch"]) == (1, 4)       # the signal came during batch 3's callbacks: stop after batch 4
+    assert signal.getsignal(signal.SIGINT) is before, "fit must put the signal handlers back"
+
+
+def test_meta_saved(tmp_path):
+    train_dl, _ = dls()
+    fit(model(), train_dl, epochs=1, checkpoint_dir=tmp_path, meta={"labels": ["a", "b"], "thresholds": [0.5, 0.4]}, **KW)
+    assert load_checkpoint(tmp_path/"last.pt")["meta"]["labels"] == ["a", "b"]
+
+
+def test_predict_order_activation_and_tta():
+    torch.manual_seed(0); train_dl, valid_dl = dls()
+    m = model(); fit(m, train_dl, epochs=1, **KW)
+    p, t = predict(m, valid_dl)
+    p2, t2 = predict(m, DataLoader(valid_dl.dataset, batch_size=16, shuffle=True))
+    assert torch.equal(t, valid_dl.dataset.tensors[1]) and torch.equal(t2, t) and torch.allclose(p, p2, atol=1e-6)
+    probs, _ = predict(m, valid_dl, activation="softmax")
+    assert torch.allclose(probs.sum(1), torch.ones(len(probs)))
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 16, 2))
+    x = torch.randn(10, 1, 4, 4); dl = DataLoader(TensorDataset(x, torch.zeros(10)), batch_size=4)
+    pt, _ = predict(cnn, dl, tta=True)
+    with torch.no_grad(): expect = (cnn(x) + cnn(x.flip(-1))) / 2
+    assert torch.allclose(pt, expect, atol=1e-5)
+
+
+def test_tensorloader_works():
+    TensorLoader = pytest.importorskip("mlcourse.data").TensorLoader
+    (xt, yt), (xv, yv) = data(), data(128, seed=1)
+    torch.manual_seed(0)
+    xt, xv = xt.view(-1, 1, 2, 3), xv.view(-1, 1, 2, 3)     # TensorLoader holds images (N, C, H, W)
+    h = fit(nn.Sequential(nn.Flatten(), model()), TensorLoader(xt, yt, bs=32, shuffle=True, device="cpu"),
+            TensorLoader(xv, yv, bs=64, device="cpu"), epochs=3, metrics=[Acc()], **KW)
+    assert h.records[-1]["acc"] > 0.75    # chance is 0.5
+
+
+def test_lr_find_restores_model():
+    torch.manual_seed(0); train_dl, _ = dls()
+    m = model(); before = [p.clone() for p in m.parameters()]
+    res = lr_find(m, train_dl, nn.CrossEntropyLoss(), num_it=40, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
+    assert len(res.lrs) > 5 and 1e-6 < res.suggestion < 10 and res.plot() is not None
+
+
+def test_precision_and_memory_format_choices():
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    assert resolve_precision("auto", "cpu") in ("bf16", "fp32")
+    with pytest.raises(ValueError): resolve_precision("half", "cpu")
+    assert resolve_channels_last("auto", nn.Conv2d(1, 2, 3), "cpu", "fp32") is True
+    assert resolve_channels_last("auto", model(), "cpu", "bf16") is False
+
+
+def test_bf16_cnn_trains():
+    torch.manual_seed(0)
+    x = torch.randn(128, 1, 8, 8); y = (x[:, 0, :4].mean((1, 2)) > x[:, 0, 4:].mean((1, 2))).long()
+    dl = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+    cnn = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 64, 2))
+    h = fit(cnn, dl, dl, epochs=4, precision="bf16", channels_last=True, **KW)
+    assert h.records[-1]["valid_loss"] < h.records[0]["train_loss"]
+    assert cnn[0].weight.dtype == torch.float32 and cnn[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_log_lines_when_not_interactive(capsys, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "1")
+    train_dl, valid_dl = dls()
+    fit(model(), train_dl, valid_dl, epochs=2, **{**KW, "progress": True})
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip()]
+    assert len(lines) == 2 and lines[0].startswith("epoch 1/2") and "valid_loss" in lines[0]
+
+
+def test_bad_batches_are_explained():
+    dl = DataLoader(TensorDataset(torch.randn(8, 6)), batch_size=4)
+    with pytest.raises(TypeError, match=r"pair \(xb, yb\)"):
+        fit(model(), dl, epochs=1, **KW)
