@@ -428,7 +428,7 @@ def channel_stats(images, # uint8 `(N,C,H,W)` (or float in [0,1])
     if images.dtype == torch.uint8: x = x / 255
     return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
 
-# %% ../nbs/01_data.ipynb #22c71978
+# %% ../nbs/01_data.ipynb #3fccc34e
 def _uniform(lo, hi, n, device, gen): return lo + (hi - lo) * torch.rand(n, device=device, generator=gen)
 
 def _pair(v, name):
@@ -437,6 +437,14 @@ def _pair(v, name):
         if len(v) != 2: raise ValueError(f"{name} must be a number or a (low, high) pair, not {v!r}.")
         return float(v[0]), float(v[1])
     return -float(v), float(v)
+
+def _affine_grid(theta, h, w):
+    "Same as `F.affine_grid(theta, (n, c, h, w), align_corners=False)`, by broadcasting (several times faster on a CPU)."
+    xs = (torch.arange(w, device=theta.device, dtype=theta.dtype) * 2 + 1) / w - 1
+    ys = (torch.arange(h, device=theta.device, dtype=theta.dtype) * 2 + 1) / h - 1
+    t = theta[:, :, :, None, None]  # (n, 2, 3, 1, 1)
+    grid = t[:, :, 0] * xs.view(1, 1, 1, w) + t[:, :, 1] * ys.view(1, 1, h, 1) + t[:, :, 2]  # (n, 2, h, w)
+    return grid.permute(0, 2, 3, 1)
 
 class Augment:
     "Per-sample random augmentation of a float batch `(B,C,H,W)`: flips, affine, random resized crop, noise, cutout."
@@ -490,6 +498,10 @@ class Augment:
         return "Augment(" + ", ".join(f"{k}={fmt(v)}" for k, v in self._params().items()) + ")"
 
     @property
+    def _flips_only(self) -> bool:
+        return not (self.rotate or self.shear or self.translate or self.crop or self.scale != (1.0, 1.0))
+
+    @property
     def geometric(self) -> bool:
         "True when some geometric transform is on."
         return bool(self.flip or self.vflip or self.rotate or self.shear or self.translate or self.crop or self.scale != (1.0, 1.0))
@@ -541,11 +553,16 @@ class Augment:
         n, c, h, w = xb.shape; dev, g = xb.device, generator
         on = torch.rand(n, device=dev, generator=g) < self.p if self.p < 1 else None
         out = xb
-        if self.geometric:
+        if self.geometric and self._flips_only:  # flips alone move whole pixels: no resampling needed
+            fx = torch.rand(n, device=dev, generator=g) < self.flip
+            fy = torch.rand(n, device=dev, generator=g) < self.vflip
+            if on is not None: fx, fy = fx & on, fy & on
+            out = torch.where(fx.view(n, 1, 1, 1), out.flip(-1), out)
+            out = torch.where(fy.view(n, 1, 1, 1), out.flip(-2), out)
+        elif self.geometric:
             theta = self.affine(n, h, w, dev, g)
             if on is not None: theta = torch.where(on[:, None, None], theta, torch.eye(3, device=dev)[:2].expand(n, 2, 3))
-            grid = F.affine_grid(theta.to(xb.dtype), (n, c, h, w), align_corners=False)
-            out = F.grid_sample(xb, grid, mode="bilinear", padding_mode=self.pad, align_corners=False)
+            out = F.grid_sample(xb, _affine_grid(theta.to(xb.dtype), h, w), mode="bilinear", padding_mode=self.pad, align_corners=False)
         sel = (lambda m: m) if on is None else (lambda m: m & on.view(-1, *[1]*(m.ndim - 1)))
         if self.noise:
             std = _uniform(0, self.noise, n, dev, g).view(n, 1, 1, 1) * (1.0 if on is None else on.view(n, 1, 1, 1))

@@ -22,7 +22,7 @@ SCRIPT=${1:-train.py}; shift || true
 MAX_RESTARTS=${MAX_RESTARTS:-10}
 NGPU=${SLURM_GPUS_ON_NODE:-4}
 module load pytorch
-export MLCOURSE_DATA=${MLCOURSE_DATA:-/scratch/${SLURM_JOB_ACCOUNT:-project}/$USER/mlcourse-data}
+export MLCOURSE_DATA=${MLCOURSE_DATA:-/scratch/${SLURM_JOB_ACCOUNT:-project}/${USER:-$(id -un)}/mlcourse-data}
 export OMP_NUM_THREADS=$(( ${SLURM_CPUS_PER_TASK:-$NGPU} / NGPU ))
 echo "== job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}, $NGPU GPUs on $(hostname), $(date)"
 

@@ -17,7 +17,7 @@ set -u
 SCRIPT=${1:-train.py}; shift || true
 MAX_RESTARTS=${MAX_RESTARTS:-10}
 module load pytorch
-export MLCOURSE_DATA=${MLCOURSE_DATA:-/scratch/${SLURM_JOB_ACCOUNT:-project}/$USER/mlcourse-data}
+export MLCOURSE_DATA=${MLCOURSE_DATA:-/scratch/${SLURM_JOB_ACCOUNT:-project}/${USER:-$(id -un)}/mlcourse-data}
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
 echo "== job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}, on $(hostname), $(date)"
 
