@@ -60,7 +60,7 @@ def _parse_annotation(path, strict, report):
     if not nums: report["empty_labels"].append(path.stem)
     return nums
 
-# %% ../nbs/01_data.ipynb #87d66d03
+# %% ../nbs/01_data.ipynb #d3412607
 class MultiLabelImageFolder(torch.utils.data.Dataset):
     "A multi-label image folder (`images/imN.jpg` + `annotations/<label>.txt`), decoded once into a uint8 tensor."
     def __init__(self, root, # the folder holding `images/` and `annotations/`
@@ -79,7 +79,7 @@ class MultiLabelImageFolder(torch.utils.data.Dataset):
             if not (root/sub).is_dir():
                 raise FileNotFoundError(f"{root/sub} is missing. A multi-label folder holds images/imN.jpg files and "
                                         "annotations/<label>.txt files listing image numbers, one per line.")
-        self.root, self.mode = root, mode
+        self.root, self.mode, self._size_asked = root, mode, size
         rep = self.report = dict(images=0, dropped_unlabeled=0, stray_files=[], corrupt=[], missing_images=[], bad_lines=[],
                                  duplicates=[], empty_labels=[], ignored_annotations=[], resized=0, _lines={})
         # the images: imN.<ext>, sorted by N
@@ -171,7 +171,7 @@ class MultiLabelImageFolder(torch.utils.data.Dataset):
         add("bad_lines", "malformed annotation line(s) skipped"); add("duplicates", "annotation file(s) with repeated lines")
         add("empty_labels", "empty annotation file(s): label(s) with no image"); add("stray_files", "stray file(s) ignored")
         add("ignored_annotations", "annotation file(s) not in `labels` ignored")
-        if r["resized"]: out.append(f"{r['resized']} image(s) resized to {tuple(self.images.shape[-2:])}")
+        if r["resized"] and self._size_asked is None: out.append(f"{r['resized']} image(s) of another size resized to {tuple(self.images.shape[-2:])}")
         if r["dropped_unlabeled"]: out.append(f"{r['dropped_unlabeled']} image(s) with no label dropped")
         return out
 

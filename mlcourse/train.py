@@ -372,7 +372,7 @@ def evaluate(model, dl, loss_fn=None, metrics=(), *, device=None, precision="fp3
         out[metric_name(m)] = v.item() if isinstance(v, torch.Tensor) and v.numel() == 1 else v
     return out
 
-# %% ../nbs/07_train.ipynb #52265f34
+# %% ../nbs/07_train.ipynb #0a444dc0
 class Run:
     "The state of one `fit` call, handed to callbacks."
     def __init__(self, model, train_dl, valid_dl=None, *, epochs, loss_fn, lr, opt="adamw", sched="onecycle",
@@ -391,6 +391,7 @@ class Run:
         self.train_dl, self._train_sharded = _shard_loader(train_dl, train=True)
         self.valid_dl, self._valid_sharded = _shard_loader(valid_dl, train=False)
         self.epochs, self.loss_fn, self.lr, self.clip, self.metrics, self.meta = epochs, loss_fn, lr, clip, list(metrics), meta
+        if isinstance(loss_fn, nn.Module): loss_fn.to(self.device)  # buffers such as pos_weight follow the model
         self.opt = make_opt(opt, self.model.parameters(), lr, wd)
         self.sched = make_sched(sched, self.opt, lr, epochs * len(self.train_dl))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
