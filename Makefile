@@ -1,6 +1,7 @@
 # The course's commands. Each target sets itself up first (tools/setup.sh: .venv and data, idempotent).
 .PHONY: setup course test lab bench nbs clean
 SHELL := /bin/bash
+export OMP_WAIT_POLICY ?= PASSIVE   # idle OpenMP threads sleep rather than spin (see tools/test.sh)
 
 setup:
 	@bash tools/setup.sh

@@ -91,7 +91,7 @@ def _normalize(cm, normalize):
     else: raise ValueError(f"normalize={normalize!r} is not understood: use False, True/'true' (rows), 'pred' (columns) or 'all'.")
     return torch.where(d > 0, cm / d.clamp_min(1e-12), torch.zeros_like(cm))
 
-# %% ../nbs/14_interpret.ipynb #930d6945
+# %% ../nbs/14_interpret.ipynb #1f1ca25c
 def _annot(cm, normalized):
     "Cell texts: counts, or percentages when normalised; zeros left blank."
     a = cm.numpy()
@@ -134,17 +134,17 @@ def _plot_label_grid(cms, names, normalize, figsize, title, cmap, ncols):
     ncols = ncols or min(L, 5)
     nrows = math.ceil(L / ncols)
     fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (2.1 * ncols, 2.0 * nrows + 0.4), dpi=80, squeeze=False)
-    normed = _normalize(cms, normalize)
+    normed, shares = _normalize(cms, normalize), _normalize(cms, True)  # colour: share of the true row, always
     for i, ax in enumerate(axs.flat):
         if i >= L: ax.axis("off"); continue
-        sns.heatmap(normed[i].numpy(), annot=_annot(normed[i], normalize not in (None, False)), fmt="", cmap=cmap,
-                    cbar=False, square=True, vmin=0, vmax=None if normalize in (None, False) else 1,
+        sns.heatmap(shares[i].numpy(), annot=_annot(normed[i], normalize not in (None, False)), fmt="", cmap=cmap,
+                    cbar=False, square=True, vmin=0, vmax=1,
                     xticklabels=["no", "yes"], yticklabels=["no", "yes"], annot_kws={"fontsize": 8}, ax=ax)
         ax.set_title(f"{names[i]} (n={int(cms[i, 1].sum())})", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_xlabel("predicted" if i // ncols == nrows - 1 else "", fontsize=7)
         ax.set_ylabel("true" if i % ncols == 0 else "", fontsize=7)
-    fig.suptitle(title or "per-label confusion: rows true no/yes, columns predicted no/yes", fontsize=10)
+    fig.suptitle(title or "per-label confusion: rows true no/yes, columns predicted no/yes; colour = share of the row", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -194,6 +194,14 @@ def test_likely_missing_labels_options(tmp_path):
         likely_missing_labels(probs, targets, ids=["a"])
     with pytest.raises(ValueError, match="one name per label"):
         likely_missing_labels(probs, targets, ["cat"])
+    # written with file names, read back by name
+    likely_missing_labels(probs, targets, ["cat", "dog"], ids=["a.jpg", "b.jpg", "c.jpg"], csv=tmp_path/"named.csv")
+    sheet = pd.read_csv(tmp_path/"named.csv", dtype={"missing": str})
+    sheet["missing"] = ["n", "Y"]; sheet.to_csv(tmp_path/"named.csv", index=False)   # keep only (a.jpg, cat)
+    fixed = apply_relabels(tmp_path/"named.csv", targets, ["cat", "dog"], ids=["a.jpg", "b.jpg", "c.jpg"])
+    assert (fixed - targets).nonzero().tolist() == [[0, 0]]
+    with pytest.raises(ValueError, match="not among"):
+        apply_relabels(tmp_path/"named.csv", targets, ["cat", "dog"], ids=["x", "y", "z"])
 
 
 # --- plots render to PNG under Agg --------------------------------------------------------------------------
