@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 from matplotlib import ticker
 import seaborn as sns
 
-# %% ../nbs/14_interpret.ipynb #d5dbd8f0
+# %% ../nbs/14_interpret.ipynb #e2d6aba1
 def _t(x):
     "`x` (tensor, array or list) as a CPU tensor."
     if isinstance(x, torch.Tensor): return x.detach().cpu()
@@ -56,7 +56,8 @@ def _names(labels, n, what="class"):
     if labels is None: return [str(i) for i in range(n)]
     labels = [str(l) for l in labels]
     if len(labels) != n:
-        raise ValueError(f"Got {len(labels)} label names for {n} {what}es: pass one name per {what} (column).")
+        raise ValueError(f"Got {len(labels)} names for {n} {'classes' if what == 'class' else what + 's'}: "
+                         f"pass one name per {what} (column).")
     return labels
 
 # %% ../nbs/14_interpret.ipynb #72368b57
@@ -278,7 +279,7 @@ def most_wrong_images(preds, # probabilities (N, L)
             for i in order.tolist()]
     return pd.DataFrame(rows, columns=["image", "wrong", "missed", "extra"])
 
-# %% ../nbs/14_interpret.ipynb #78a8ad0d
+# %% ../nbs/14_interpret.ipynb #41d380c4
 TopLosses = namedtuple("TopLosses", ["losses", "indices"])
 
 def _reduce_items(out, n):
@@ -299,8 +300,8 @@ def item_losses(preds, # logits: (N, C) multi-class or (N, L) multi-label
         raise ValueError(f"preds has {n} items but targets has {len(targets)}: pass both in the same order.")
     with torch.no_grad():
         if isinstance(loss_fn, torch.nn.Module) and hasattr(loss_fn, "reduction"):
-            f = copy.copy(loss_fn); f.reduction = "none"
-            out = _reduce_items(f.cpu()(preds, targets), n)
+            f = copy.deepcopy(loss_fn).cpu(); f.reduction = "none"  # a copy: the caller's loss stays as it was
+            out = _reduce_items(f(preds, targets), n)
             if out is not None: return out
         else:
             try: out = _reduce_items(loss_fn(preds, targets, reduction="none"), n)
