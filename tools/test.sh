@@ -20,6 +20,7 @@ snapshot() { rm -rf "$1"; mkdir -p "$1"; cp -r nbs mlcourse "$1"/; }
 unchanged() { # unchanged WHAT SNAPSHOT: nothing in nbs/ or mlcourse/ changed since SNAPSHOT
   if diff -r -q -x __pycache__ "$2/nbs" nbs && diff -r -q -x __pycache__ "$2/mlcourse" mlcourse; then return 0; fi
   echo "$1 changed the files above: run 'make nbs' (nbdev_clean + nbdev_export) and commit the result."
+  return 1
 }
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 clean_check()  { snapshot "$TMP/a"; $BIN/nbdev_clean >/dev/null && unchanged nbdev_clean "$TMP/a"; }
