@@ -76,12 +76,22 @@ def count_params(model:nn.Module, # any model
     "Number of parameters in `model` (only the trainable ones when `trainable`)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 
-# %% ../nbs/04_models.ipynb #84188df6
+# %% ../nbs/04_models.ipynb #f6d76a2d
 def _shortcut(ni, nf, stride):
     if ni == nf and stride == 1: return nn.Identity()
     return nn.Sequential(nn.Conv2d(ni, nf, 1, stride=stride, bias=False), nn.BatchNorm2d(nf))
 
-class BasicBlock(nn.Module):
+class _Block(nn.Module):
+    "What every residual block shares: `relu(convs(x) + shortcut(x))`, or `relu(convs(x))` when plain."
+    def _wire(self, convs, ni, nf, stride, residual):
+        self.convs, self.residual = convs, residual
+        if residual: nn.init.zeros_(self.convs[-1][1].weight)  # start as the identity
+        self.shortcut = _shortcut(ni, nf, stride) if residual else None
+    def forward(self, x):
+        out = self.convs(x)
+        return F.relu(out + self.shortcut(x) if self.residual else out)
+
+class BasicBlock(_Block):
     "Two 3x3 conv-BN units with a shortcut: `relu(x + f(x))`."
     expansion = 1
     def __init__(self, ni:int, # input channels
@@ -90,15 +100,9 @@ class BasicBlock(nn.Module):
                  residual:bool=True, # False gives a plain block (no shortcut), for comparison
                  **kwargs):
         super().__init__()
-        self.convs = nn.Sequential(conv_bn(ni, nf, 3, stride), conv_bn(nf, nf, 3, act=False))
-        if residual: nn.init.zeros_(self.convs[-1][1].weight)  # start as the identity
-        self.residual = residual
-        self.shortcut = _shortcut(ni, nf, stride) if residual else None
-    def forward(self, x):
-        out = self.convs(x)
-        return F.relu(out + self.shortcut(x) if self.residual else out)
+        self._wire(nn.Sequential(conv_bn(ni, nf, 3, stride), conv_bn(nf, nf, 3, act=False)), ni, nf, stride, residual)
 
-class Bottleneck(nn.Module):
+class Bottleneck(_Block):
     "1x1 squeeze, 3x3 (grouped) conv, 1x1 expand, with a shortcut; `nf` is the output width."
     expansion = 4
     def __init__(self, ni:int, # input channels
@@ -110,13 +114,8 @@ class Bottleneck(nn.Module):
                 ):
         super().__init__()
         mid = int(nf // self.expansion * (width_per_group / 64.)) * groups
-        self.convs = nn.Sequential(conv_bn(ni, mid, 1), conv_bn(mid, mid, 3, stride, groups=groups), conv_bn(mid, nf, 1, act=False))
-        if residual: nn.init.zeros_(self.convs[-1][1].weight)  # start as the identity
-        self.residual = residual
-        self.shortcut = _shortcut(ni, nf, stride) if residual else None
-    def forward(self, x):
-        out = self.convs(x)
-        return F.relu(out + self.shortcut(x) if self.residual else out)
+        self._wire(nn.Sequential(conv_bn(ni, mid, 1), conv_bn(mid, mid, 3, stride, groups=groups), conv_bn(mid, nf, 1, act=False)),
+                   ni, nf, stride, residual)
 
 # %% ../nbs/04_models.ipynb #9d105c3e
 class ResNet(BodyHead):
