@@ -326,7 +326,7 @@ def split_indices(targets_or_n, # a label matrix `(N, L)`, class indices `(N,)`,
     else: fold = _iterative_stratification(_multi_hot(t).numpy() > 0, shares, rng)
     return tuple(torch.from_numpy(np.flatnonzero(fold == f)) for f in range(3))
 
-# %% ../nbs/01_data.ipynb #f4d96ed5
+# %% ../nbs/01_data.ipynb #bee5a271
 def _as_tensor(x, name):
     if isinstance(x, np.ndarray): x = torch.from_numpy(x)
     if not isinstance(x, torch.Tensor): raise TypeError(f"{name} must be a torch tensor or numpy array, not {type(x).__name__}.")
@@ -396,6 +396,21 @@ class TensorLoader:
         order = self._order()
         for i in range(len(self)): yield self.batch(order[i*self.bs:(i+1)*self.bs])
 
+    def state_dict(self) -> dict:
+        "The states of the random generators behind the order, the sampler's draws and the augmentation."
+        gens = {"order": self._gen, "sampler": getattr(self.sampler, "generator", None), "augment": self._aug_gen}
+        return {k: g.get_state() for k, g in gens.items() if isinstance(g, torch.Generator)}
+
+    def load_state_dict(self, state:dict):
+        "Restore the states saved by `state_dict`, so the next epoch draws what it would have drawn."
+        if "augment" in state and self._aug_gen is None:
+            if self._augment_generator(self.device) is None: raise ValueError("This TensorLoader has no seed: it cannot restore a seeded augmentation state.")
+        gens = {"order": self._gen, "sampler": getattr(self.sampler, "generator", None), "augment": self._aug_gen}
+        for k, st in state.items():
+            if not isinstance(gens.get(k), torch.Generator):
+                raise ValueError(f"The saved state has a {k!r} generator that this TensorLoader lacks: build it with the same seed, sampler and augment.")
+            gens[k].set_state(st)
+
     def __repr__(self):
         return (f"TensorLoader({len(self.images)} items of {tuple(self.images.shape[1:])} {self.images.dtype}, bs={self.bs}, "
                 f"{len(self)} batches, shuffle={self.shuffle}, device={self.device}, augment={self.augment!r})")
@@ -417,7 +432,7 @@ def _item_image(x):
     x = torch.as_tensor(x)
     return x[None] if x.ndim == 2 else x
 
-# %% ../nbs/01_data.ipynb #de6f99be
+# %% ../nbs/01_data.ipynb #fdce2f6e
 def channel_stats(images, # uint8 `(N,C,H,W)` (or float in [0,1])
                   max_items:int=10_000, # use at most this many items (evenly spaced) for speed
                  ) -> tuple:
@@ -428,7 +443,7 @@ def channel_stats(images, # uint8 `(N,C,H,W)` (or float in [0,1])
     if images.dtype == torch.uint8: x = x / 255
     return x.mean((0, 2, 3)).tolist(), x.std((0, 2, 3)).tolist()
 
-# %% ../nbs/01_data.ipynb #3fccc34e
+# %% ../nbs/01_data.ipynb #7e95eeb5
 def _uniform(lo, hi, n, device, gen): return lo + (hi - lo) * torch.rand(n, device=device, generator=gen)
 
 def _pair(v, name):
@@ -582,7 +597,7 @@ class Augment:
             out = out.masked_fill(sel(box[:, None]), 0.0)
         return out
 
-# %% ../nbs/01_data.ipynb #2af3e055
+# %% ../nbs/01_data.ipynb #855ce4b7
 def _label_text(y, labels):
     y = torch.as_tensor(y).cpu()
     if y.ndim == 0: return labels[int(y)] if labels is not None else str(int(y))
@@ -621,7 +636,7 @@ def show_batch(xb, # images `(B,C,H,W)`: floats (any range: each image is rescal
     fig.tight_layout(); plt.close(fig)
     return fig
 
-# %% ../nbs/01_data.ipynb #048aa075
+# %% ../nbs/01_data.ipynb #e7e9ede6
 class RareLabelSampler(torch.utils.data.Sampler):
     "Draws indices with replacement so that images with rare labels come more often (for `DataLoader` or `TensorLoader`)."
     def __init__(self, targets, # label matrix `(N, L)` or class indices `(N,)`

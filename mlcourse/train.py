@@ -129,13 +129,13 @@ def resolve_channels_last(channels_last, model, device, precision) -> bool:
     dev = torch.device(device)
     return _has_conv2d(model) and (dev.type == "cpu" or (dev.type == "cuda" and precision != "fp32"))
 
-# %% ../nbs/07_train.ipynb #6d6fcd03
+# %% ../nbs/07_train.ipynb #919a79a1
 def _loader_gens(dl) -> dict:
     "The torch.Generator objects a loader draws its order (and augmentation) from, by name."
     gens = {}
     places = {"": dl, "sampler.": getattr(dl, "sampler", None), "batch_sampler.": getattr(dl, "batch_sampler", None)}
     for prefix, obj in places.items():
-        for attr in ("generator", "_gen", "_aug_gen"):
+        for attr in ("generator", "_gen"):
             g = getattr(obj, attr, None) if obj is not None else None
             if isinstance(g, torch.Generator) and all(g is not h for h in gens.values()): gens[prefix + attr] = g
     return gens
@@ -166,8 +166,6 @@ def set_rng_state(state:dict, dl=None):
     if state["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda"])
     if dl is None or not state["loader"]: return
     if "state_dict" in state["loader"]: return dl.load_state_dict(state["loader"]["state_dict"])
-    if "_aug_gen" in state["loader"] and getattr(dl, "_aug_gen", 1) is None and hasattr(dl, "_augment_generator"):
-        dl._augment_generator(dl.device)  # TensorLoader makes its augmentation generator lazily
     gens = _loader_gens(dl)
     for k, s in state["loader"].items():
         if k in gens: gens[k].set_state(s)

@@ -1,5 +1,5 @@
 "fit, History, predict, lr_find and friends on tiny in-memory problems (seconds, CPU)."
-import os, signal
+import os, shutil, signal
 import pytest, torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -100,6 +100,26 @@ def test_checkpoint_resume_in_process(tmp_path):
     h = fit(m2, train_dl, valid_dl, epochs=3, checkpoint_dir=tmp_path, resume=True, **KW)
     assert h["valid_loss"] == h_ref["valid_loss"]
     for a, b in zip(ref.parameters(), m2.parameters()): assert torch.equal(a, b)
+
+
+def test_resume_restores_a_tensorloaders_sampler_and_augmentation(tmp_path):
+    "Resuming with a seeded TensorLoader (rare-label sampler + Augment) redraws the very batches of an unbroken run."
+    from mlcourse.data import TensorLoader, Augment, RareLabelSampler
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(96, 1, 8, 8, generator=g), (torch.rand(96, 3, generator=g) < 0.3).float()
+    def loader(): return TensorLoader(x, y, bs=16, sampler=RareLabelSampler(y, seed=1), augment=Augment(flip=0.5, noise=0.1),
+                                      seed=2, device="cpu")
+    def net(): torch.manual_seed(0); return nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    kw = dict(KW, loss_fn=nn.BCEWithLogitsLoss())
+    ref = net(); fit(ref, loader(), epochs=3, **kw)
+    m = net(); fit(m, loader(), epochs=3, checkpoint_dir=tmp_path, callbacks=[StopAfter(1)], **kw)
+    shutil.copytree(tmp_path, tmp_path.parent/"copy")
+    assert set(load_checkpoint(tmp_path/"last.pt")["rng"]["loader"]["state_dict"]) == {"order", "sampler", "augment"}
+    m2 = net(); fit(m2, loader(), epochs=3, checkpoint_dir=tmp_path, resume=True, **kw)
+    for a, b in zip(ref.parameters(), m2.parameters()): assert torch.equal(a, b)
+    deaf = loader(); deaf.load_state_dict = lambda state: None  # a loader that ignores the saved state ...
+    m4 = net(); fit(m4, deaf, epochs=3, checkpoint_dir=tmp_path.parent/"copy", resume=True, **kw)
+    assert not all(torch.equal(a, b) for a, b in zip(ref.parameters(), m4.parameters()))  # ... ends elsewhere
 
 
 class StopAfter(Callback):
