@@ -377,7 +377,7 @@ def plot_top_losses(images, # the images in dataset order, (N, C, H, W) or (N, H
     fig.tight_layout()
     return fig
 
-# %% ../nbs/14_interpret.ipynb #73dfecef
+# %% ../nbs/14_interpret.ipynb #6d713937
 def likely_missing_labels(probs, # probabilities (N, L), from a model that did not train on these images
                           targets, # the 0/1 label matrix (N, L) as annotated
                           labels=None, # label names
@@ -386,21 +386,29 @@ def likely_missing_labels(probs, # probabilities (N, L), from a model that did n
                           ids=None, # image identifiers to show instead of the row index (e.g. file names), length N
                           csv=None, # write the table to this CSV path, with an empty 'missing' column to fill in
                           from_logits:bool=False, # probs are logits
+                          rank:str="prob", # "prob": by probability; "agreement": prob times the image's lowest annotated-label prob
                          ) -> pd.DataFrame:
-    "Confident false positives, most confident first: a table (image, label, prob) of likely missing labels."
+    "Confident false positives, most likely first: a table (image, label, prob) of likely missing labels."
     probs, t = _t(probs).float(), _t(targets)
     if from_logits: probs = torch.sigmoid(probs)
     _label_preds(probs, t)  # checks shapes and 0/1 targets
     names = _names(labels, probs.shape[1], "label")
     if ids is not None and len(ids) != len(probs):
         raise ValueError(f"Got {len(ids)} ids for {len(probs)} images: pass one id per row of probs.")
-    cand = torch.where(t.bool(), torch.full_like(probs, -1.0), probs).flatten()
-    order = torch.argsort(-cand, stable=True)
+    if rank not in ("prob", "agreement"): raise ValueError(f"rank must be 'prob' or 'agreement', not {rank!r}.")
+    cand = torch.where(t.bool(), torch.full_like(probs, -1.0), probs)
+    score = cand
+    if rank == "agreement":  # how well the model reads the labels we can check; 1 for an image with no label
+        agree = torch.where(t.bool(), probs, torch.ones_like(probs)).amin(1, keepdim=True)
+        score = torch.where(t.bool(), cand, cand * agree)
+    cand, score = cand.flatten(), score.flatten()
+    order = torch.argsort(-score, stable=True)
     order = order[cand[order] >= min_prob]
     if k is not None: order = order[:k]
     rows, cols = (order // probs.shape[1]).tolist(), (order % probs.shape[1]).tolist()
     df = pd.DataFrame({"image": [ids[r] for r in rows] if ids is not None else rows,
                        "label": [names[c] for c in cols], "prob": cand[order].numpy().round(4)})
+    if rank == "agreement": df["score"] = score[order].numpy().round(4)
     if ids is not None: df.insert(1, "row", rows)
     if csv is not None:
         out = df.assign(missing="")
@@ -408,7 +416,7 @@ def likely_missing_labels(probs, # probabilities (N, L), from a model that did n
         out.to_csv(csv, index=False)
     return df
 
-# %% ../nbs/14_interpret.ipynb #a391cdb5
+# %% ../nbs/14_interpret.ipynb #97615e74
 def apply_relabels(csv, # a CSV written by `likely_missing_labels` with the 'missing' column filled in
                    targets, # the 0/1 label matrix (N, L) to correct
                    labels=None, # label names, as passed to `likely_missing_labels`
@@ -430,7 +438,7 @@ def apply_relabels(csv, # a CSV written by `likely_missing_labels` with the 'mis
             out[r, names.index(l)] = 1
     return out
 
-# %% ../nbs/14_interpret.ipynb #1d5396ad
+# %% ../nbs/14_interpret.ipynb #f2f5f663
 _NOT_METRICS = {"epoch", "train_loss", "valid_loss", "time", "lr", "step"}
 
 def plot_history(history, # a `History` from `fit` (its `.records`), or a list of per-epoch dicts

@@ -261,3 +261,25 @@ def test_plot_history(tmp_path):
     _saved(plot_history(History(), metrics=[]), tmp_path, "hist_loss.png")
     with pytest.raises(ValueError, match="per-epoch dicts"):
         plot_history([])
+
+
+def test_likely_missing_labels_agreement_demotes_misreadings():
+    "A planted misreading (the model doubts an annotated label and names a look-alike) drops below real holes."
+    rng = np.random.default_rng(1)
+    n, L = 400, 4
+    Y = (rng.random((n, L)) < 0.3).astype(np.float32)
+    P = np.where(Y == 1, rng.uniform(0.8, 0.99, (n, L)), rng.uniform(0.0, 0.2, (n, L)))
+    holes = [(i, 3) for i in range(0, 40, 2) if Y[i, 3] == 1]
+    Yobs = Y.copy()
+    for i, j in holes: Yobs[i, j] = 0                     # real holes: the model sees the item, the annotation lacks it
+    misread = [i for i in range(100, 200) if Yobs[i, 0] == 1 and Yobs[i, 1] == 0][:len(holes)]
+    for i in misread: P[i, 0], P[i, 1] = 0.1, 0.995      # label 0 annotated, the model reads label 1 instead
+    k = len(holes)
+    for rank, at_least, at_most in (("prob", 0.0, 0.5), ("agreement", 0.95, 1.0)):
+        df = likely_missing_labels(P, Yobs, k=k, min_prob=0.0, rank=rank)
+        prec = len({(int(i), int(j)) for i, j in zip(df["image"], df["label"])} & set(holes)) / k
+        assert at_least <= prec <= at_most, (rank, prec)
+    df = likely_missing_labels(P, Yobs, k=k, min_prob=0.0, rank="agreement")
+    assert df["score"].is_monotonic_decreasing and (df["score"] <= df["prob"]).all()
+    with pytest.raises(ValueError, match="rank must be"):
+        likely_missing_labels(P, Yobs, rank="loss")
