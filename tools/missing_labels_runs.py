@@ -1,0 +1,86 @@
+"""The runs behind the table in lesson 16: precision at k of `likely_missing_labels` for one model configuration.
+
+Trains on one half of a collage with 10% of its labels removed, predicts the other half, and ranks that half's
+unannotated pairs both ways (`rank="prob"` and `rank="agreement"`), k = the removed labels in that half.
+
+    python tools/missing_labels_runs.py NAME --seed 1 [key=value ...]      # e.g. aug=flip tta=1 mseed=1
+
+Keys (defaults in CONFIG): size, widths, convs, epochs, lr, wd, bs, aug (''/flip/shift), tta (0/1), mode (RGB/L),
+pre (a state-dict file to start from), n (collage images), mseed (model and order seed). Each run appends a JSON
+line to `<out>/results.jsonl` and saves the held-out probabilities as `<out>/<NAME>-s<seed>.npz`, so that
+ensembles can be scored afterwards with `--ensemble NAME NAME ...` (logits averaged).
+"""
+import argparse, json, sys, time
+from pathlib import Path
+import numpy as np, torch, torch.nn as nn
+
+CONFIG = dict(size=32, widths="48,96,192", convs=2, epochs=15, lr=1e-2, wd=0.01, bs=64, aug="", tta=0, mode="RGB",
+              pre="", n=20_000, mseed=0)
+
+def precision_at_k(probs, annotated, removed, rank):
+    "Share of the top k candidates of `likely_missing_labels` that are removed labels (k = number removed)."
+    from mlcourse.interpret import likely_missing_labels
+    k = int(removed.sum())
+    df = likely_missing_labels(probs, annotated, k=k, min_prob=0.0, rank=rank)
+    return float(removed[torch.tensor(df["image"].tolist()), torch.tensor(df["label"].astype(int).tolist())].mean())
+
+def run(name, seed, cfg, out):
+    from mlcourse.core import seed_everything
+    from mlcourse.datasets import make_collage, FASHION_LABELS
+    from mlcourse.data import MultiLabelImageFolder, TensorLoader, Augment
+    from mlcourse.models import SimpleCNN, replace_head
+    from mlcourse.train import fit, predict
+    import pandas as pd
+    root = make_collage(n=cfg["n"], missing=0.1, seed=seed)
+    ds = MultiLabelImageFolder(root, size=cfg["size"], verbose=False, mode=cfg["mode"], labels=FASHION_LABELS)
+    removed = torch.zeros_like(ds.targets)
+    row_of = {nm: i for i, nm in enumerate(ds.names)}
+    rem = pd.read_csv(root/"removed_labels.csv")
+    for im, lab in zip(rem["image"], rem["label"]): removed[row_of[im.removesuffix(".jpg")], FASHION_LABELS.index(lab)] = 1
+    perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))
+    tr, va = perm[: len(ds) // 2], perm[len(ds) // 2:]
+    aug = {"": None, "flip": Augment(flip=0.5), "shift": Augment(flip=0.5, translate=0.1)}[cfg["aug"]]
+    seed_everything(cfg["mseed"])
+    model = SimpleCNN(in_ch=1 if cfg["mode"] == "L" else 3, n_out=len(FASHION_LABELS),
+                      widths=tuple(int(w) for w in str(cfg["widths"]).split(",")), n_convs=cfg["convs"])
+    if cfg["pre"]:
+        model.load_state_dict(torch.load(cfg["pre"], weights_only=True)); replace_head(model, len(FASHION_LABELS))
+    dl = TensorLoader(ds.images[tr], ds.targets[tr], bs=cfg["bs"], shuffle=True, seed=cfg["mseed"], augment=aug, device="cpu")
+    t0 = time.time()
+    h = fit(model, dl, None, epochs=cfg["epochs"], loss_fn=nn.BCEWithLogitsLoss(), lr=cfg["lr"], wd=cfg["wd"],
+            progress=False, device="cpu")
+    secs = time.time() - t0
+    logits = predict(model, TensorLoader(ds.images[va], ds.targets[va], bs=500, device="cpu"), device="cpu", tta=bool(cfg["tta"]))[0]
+    Y, T = ds.targets[va], removed[va]
+    np.savez(out/f"{name}-s{seed}.npz", logits=logits.numpy(), Y=Y.numpy(), T=T.numpy())
+    return dict(name=name, seed=seed, cfg=cfg, k=int(T.sum()), train_s=round(secs), train_loss=h.records[-1]["train_loss"],
+                **score(torch.sigmoid(logits), Y, T))
+
+def score(P, Y, T): return {f"precision_{r}": round(precision_at_k(P, Y, T, r), 4) for r in ("prob", "agreement")}
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name"); ap.add_argument("settings", nargs="*", help="key=value, or run names with --ensemble")
+    ap.add_argument("--seed", type=int, default=1, help="make_collage seed (choose on 1, report on another)")
+    ap.add_argument("--out", default="_out/missing-labels")
+    ap.add_argument("--ensemble", action="store_true", help="score the average logits of the named runs")
+    a = ap.parse_intermixed_args(argv)
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    if a.ensemble:
+        runs = [np.load(out/f"{n}-s{a.seed}.npz") for n in a.settings]
+        if any((r["Y"] != runs[0]["Y"]).any() for r in runs): sys.exit("These runs did not predict the same images.")
+        P = torch.sigmoid(torch.as_tensor(np.mean([r["logits"] for r in runs], 0)))
+        res = dict(name=a.name, seed=a.seed, ensemble=a.settings, k=int(runs[0]["T"].sum()),
+                   **score(P, torch.as_tensor(runs[0]["Y"]), torch.as_tensor(runs[0]["T"])))
+    else:
+        cfg = dict(CONFIG)
+        for kv in a.settings:
+            key, _, val = kv.partition("=")
+            if key not in cfg: sys.exit(f"Unknown setting {key!r}: choose from {', '.join(cfg)}.")
+            cfg[key] = type(cfg[key])(val)
+        res = run(a.name, a.seed, cfg, out)
+    print(json.dumps(res))
+    with open(out/"results.jsonl", "a") as f: f.write(json.dumps(res) + "\n")
+    return res
+
+if __name__ == "__main__": main()
