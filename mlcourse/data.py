@@ -326,7 +326,7 @@ def split_indices(targets_or_n, # a label matrix `(N, L)`, class indices `(N,)`,
     else: fold = _iterative_stratification(_multi_hot(t).numpy() > 0, shares, rng)
     return tuple(torch.from_numpy(np.flatnonzero(fold == f)) for f in range(3))
 
-# %% ../nbs/01_data.ipynb #bee5a271
+# %% ../nbs/01_data.ipynb #338a45f3
 def _as_tensor(x, name):
     if isinstance(x, np.ndarray): x = torch.from_numpy(x)
     if not isinstance(x, torch.Tensor): raise TypeError(f"{name} must be a torch tensor or numpy array, not {type(x).__name__}.")
@@ -396,16 +396,17 @@ class TensorLoader:
         order = self._order()
         for i in range(len(self)): yield self.batch(order[i*self.bs:(i+1)*self.bs])
 
+    def _generators(self):
+        return {"order": self._gen, "sampler": getattr(self.sampler, "generator", None), "augment": self._aug_gen}
+
     def state_dict(self) -> dict:
         "The states of the random generators behind the order, the sampler's draws and the augmentation."
-        gens = {"order": self._gen, "sampler": getattr(self.sampler, "generator", None), "augment": self._aug_gen}
-        return {k: g.get_state() for k, g in gens.items() if isinstance(g, torch.Generator)}
+        return {k: g.get_state() for k, g in self._generators().items() if isinstance(g, torch.Generator)}
 
     def load_state_dict(self, state:dict):
         "Restore the states saved by `state_dict`, so the next epoch draws what it would have drawn."
-        if "augment" in state and self._aug_gen is None:
-            if self._augment_generator(self.device) is None: raise ValueError("This TensorLoader has no seed: it cannot restore a seeded augmentation state.")
-        gens = {"order": self._gen, "sampler": getattr(self.sampler, "generator", None), "augment": self._aug_gen}
+        if "augment" in state: self._augment_generator(self.device)  # made on the first augmented batch otherwise
+        gens = self._generators()
         for k, st in state.items():
             if not isinstance(gens.get(k), torch.Generator):
                 raise ValueError(f"The saved state has a {k!r} generator that this TensorLoader lacks: build it with the same seed, sampler and augment.")

@@ -7,7 +7,7 @@ unannotated pairs both ways (`rank="prob"` and `rank="agreement"`), k = the remo
 
 Keys (defaults in CONFIG): size, widths, convs, epochs, lr, wd, bs, aug (''/flip/shift), tta (0/1), mode (RGB/L),
 pre (a state-dict file to start from), n (collage images), mseed (model and order seed). Each run appends a JSON
-line to `<out>/results.jsonl` and saves the held-out probabilities as `<out>/<NAME>-s<seed>.npz`, so that
+line to `<out>/results.jsonl` and saves the held-out logits as `<out>/<NAME>-s<seed>.npz`, so that
 ensembles can be scored afterwards with `--ensemble NAME NAME ...` (logits averaged).
 """
 import argparse, json, sys, time
