@@ -6,7 +6,8 @@
 __all__ = ['OPTIMIZERS', 'CKPT_FORMAT', 'EVENTS', 'REQUEUE_STATUS', 'History', 'make_opt', 'make_sched', 'cpu_has_bf16',
            'resolve_precision', 'resolve_channels_last', 'rng_state', 'set_rng_state', 'save_checkpoint',
            'load_checkpoint', 'Callback', 'LambdaCB', 'batch_to', 'rank', 'world_size', 'metric_name', 'evaluate',
-           'Run', 'Progress', 'BestWeights', 'Checkpoint', 'Interrupts', 'fit', 'predict', 'LRFind', 'lr_find']
+           'Run', 'Progress', 'BestWeights', 'Checkpoint', 'Interrupts', 'fit', 'predict', 'predict_ensemble',
+           'pseudo_labels', 'LRFind', 'lr_find']
 
 # %% ../nbs/07_train.ipynb #45b18f76
 import os, sys, io, time, math, random, signal, threading, warnings, pickle
@@ -718,7 +719,48 @@ def predict(model:nn.Module, dl, *,
                                   tta=tta, activation=activation)
     return batch_to(preds, "cpu"), batch_to(targs, "cpu")
 
-# %% ../nbs/07_train.ipynb #93133654
+# %% ../nbs/07_train.ipynb #39d5a5a8
+def predict_ensemble(models, dl, *,
+                     activation="softmax", # applied to each model's outputs before averaging (None: average logits)
+                     tta:bool=False, # each model also predicts on mirrored inputs
+                     device=None, precision:str="fp32"):
+    "The mean of several models' predictions over `dl`, in dataset order, and the targets."
+    models = list(models)
+    if not models: raise ValueError("predict_ensemble needs at least one model.")
+    outs = [predict(m, dl, device=device, activation=activation, tta=tta, precision=precision) for m in models]
+    return torch.stack([p for p, _ in outs]).mean(0), outs[0][1]
+
+def pseudo_labels(probs, # probabilities (N, C), one class per image (softmax), or (N, L) independent labels (sigmoid)
+                  threshold:float=0.95, # keep an image when the prediction is at least this sure
+                  multilabel:bool=False, # (N, L) labels: every label must be sure (p >= threshold or p <= 1 - threshold)
+                  max_per_class:int=None, # one class per image: keep at most this many per class, the surest first
+                 ) -> tuple:
+    "Confident predictions on unlabelled images as targets: `(indices, targets, confidence)`, indices ascending."
+    probs = torch.as_tensor(probs).detach().float().cpu()
+    if probs.ndim != 2: raise ValueError(f"probs must be (N, C) or (N, L), not {tuple(probs.shape)}.")
+    if probs.numel() and (probs.min() < 0 or probs.max() > 1 or probs.isnan().any()):
+        raise ValueError("probs must be probabilities in [0, 1]: pass predict(..., activation='softmax') "
+                         "(one class per image) or activation='sigmoid' (multi-label), not logits.")
+    if multilabel:
+        if not 0.5 < threshold <= 1: raise ValueError(f"threshold must be in (0.5, 1] for multi-label, not {threshold}.")
+        if max_per_class is not None: raise ValueError("max_per_class is for one class per image; multi-label keeps whole images.")
+        conf = torch.where(probs >= 0.5, probs, 1 - probs).amin(1)
+        keep = torch.nonzero(conf >= threshold).flatten()
+        return keep, (probs[keep] >= 0.5).float(), conf[keep]
+    if not 0 < threshold <= 1: raise ValueError(f"threshold must be in (0, 1], not {threshold}.")
+    if probs.numel() and not torch.allclose(probs.sum(1), torch.ones(len(probs)), atol=1e-3):
+        raise ValueError("Rows of probs do not sum to 1: for one class per image pass softmax probabilities; "
+                         "for independent labels pass multilabel=True.")
+    conf, cls = probs.max(1)
+    keep = conf >= threshold
+    if max_per_class is not None:
+        for c in cls[keep].unique():
+            rows = torch.nonzero(keep & (cls == c)).flatten()
+            keep[rows[torch.argsort(-conf[rows], stable=True)[max_per_class:]]] = False
+    keep = torch.nonzero(keep).flatten()
+    return keep, cls[keep], conf[keep]
+
+# %% ../nbs/07_train.ipynb #426ded41
 class LRFind:
     "The result of `lr_find`: `.lrs`, `.losses` (smoothed), `.suggestion`, and `.plot()`."
     def __init__(self, lrs, losses): self.lrs, self.losses = lrs, losses
