@@ -719,7 +719,7 @@ def predict(model:nn.Module, dl, *,
                                   tta=tta, activation=activation)
     return batch_to(preds, "cpu"), batch_to(targs, "cpu")
 
-# %% ../nbs/07_train.ipynb #39d5a5a8
+# %% ../nbs/07_train.ipynb #538386aa
 def predict_ensemble(models, dl, *,
                      activation="softmax", # applied to each model's outputs before averaging (None: average logits)
                      tta:bool=False, # each model also predicts on mirrored inputs
@@ -728,10 +728,12 @@ def predict_ensemble(models, dl, *,
     models = list(models)
     if not models: raise ValueError("predict_ensemble needs at least one model.")
     outs = [predict(m, dl, device=device, activation=activation, tta=tta, precision=precision) for m in models]
+    shapes = [tuple(p.shape) for p, _ in outs]
+    if len(set(shapes)) > 1: raise ValueError(f"The models' predictions have different shapes {shapes}: an ensemble needs models with the same outputs.")
     return torch.stack([p for p, _ in outs]).mean(0), outs[0][1]
 
 def pseudo_labels(probs, # probabilities (N, C), one class per image (softmax), or (N, L) independent labels (sigmoid)
-                  threshold:float=0.95, # keep an image when the prediction is at least this sure
+                  threshold:float=0.95, # keep an image when the prediction is at least this sure (0: keep all)
                   multilabel:bool=False, # (N, L) labels: every label must be sure (p >= threshold or p <= 1 - threshold)
                   max_per_class:int=None, # one class per image: keep at most this many per class, the surest first
                  ) -> tuple:
@@ -747,7 +749,7 @@ def pseudo_labels(probs, # probabilities (N, C), one class per image (softmax), 
         conf = torch.where(probs >= 0.5, probs, 1 - probs).amin(1)
         keep = torch.nonzero(conf >= threshold).flatten()
         return keep, (probs[keep] >= 0.5).float(), conf[keep]
-    if not 0 < threshold <= 1: raise ValueError(f"threshold must be in (0, 1], not {threshold}.")
+    if not 0 <= threshold <= 1: raise ValueError(f"threshold must be in [0, 1] (0 keeps every image), not {threshold}.")
     if probs.numel() and not torch.allclose(probs.sum(1), torch.ones(len(probs)), atol=1e-3):
         raise ValueError("Rows of probs do not sum to 1: for one class per image pass softmax probabilities; "
                          "for independent labels pass multilabel=True.")

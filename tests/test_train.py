@@ -237,3 +237,4 @@ def test_pseudo_labels_from_an_ensemble_are_surer_and_more_accurate():
     assert torch.bincount(clab, minlength=2).max() <= 10 and set(capped.tolist()) <= set(idx.tolist())
     with pytest.raises(ValueError, match="not logits"): pseudo_labels(predict_ensemble(models, pool_dl, activation=None)[0] * 10)
     with pytest.raises(ValueError, match="at least one model"): predict_ensemble([], pool_dl)
+    assert len(pseudo_labels(probs, threshold=0.0)[0]) == 512          # threshold 0 keeps every image
