@@ -1,5 +1,5 @@
 # The course's commands. Each target sets itself up first (tools/setup.sh: .venv and data, idempotent).
-.PHONY: setup course test lab bench nbs clean
+.PHONY: setup course test lab bench nbs colab clean
 SHELL := /bin/bash
 export OMP_WAIT_POLICY ?= PASSIVE   # idle OpenMP threads sleep rather than spin (see tools/test.sh)
 
@@ -20,6 +20,9 @@ bench: setup            ## benchmarks; each prints its ratios
 
 nbs: setup              ## after editing notebooks: clean them and export the library
 	.venv/bin/nbdev_clean && .venv/bin/nbdev_export
+
+colab: setup            ## after forking: point every install cell and Colab badge at settings.ini's user/repo/branch
+	.venv/bin/python tools/colab.py sync && .venv/bin/nbdev_clean
 
 clean:
 	rm -rf .venv _out _proc .setup.log

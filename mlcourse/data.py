@@ -638,8 +638,8 @@ def show_batch(xb, # images `(B,C,H,W)`: floats (any range: each image is rescal
     return fig
 
 # %% ../nbs/01_data.ipynb #e7e9ede6
-class RareLabelSampler(torch.utils.data.Sampler):
-    "Draws indices with replacement so that images with rare labels come more often (for `DataLoader` or `TensorLoader`)."
+class RareLabelSampler(torch.utils.data.WeightedRandomSampler):
+    "torch's `WeightedRandomSampler` with weights that bring images with rare labels more often (with replacement)."
     def __init__(self, targets, # label matrix `(N, L)` or class indices `(N,)`
                  power:float=1.0, # 1: labels drawn about equally often; 0: no balancing; in between: partial
                  num_samples:int=None, # indices per epoch (None: N)
@@ -647,12 +647,8 @@ class RareLabelSampler(torch.utils.data.Sampler):
                 ):
         t = _multi_hot(targets)
         count = t.sum(0)
-        lw = (count.max() / count.clamp(min=1)) ** power * (count > 0)
-        self.label_weights = lw
-        self.weights = torch.where(t.sum(1) > 0, (t * lw).amax(1), torch.ones(len(t)))
-        self.num_samples = num_samples or len(t)
-        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
-    def __len__(self): return self.num_samples
-    def __iter__(self):
-        return iter(torch.multinomial(self.weights, self.num_samples, replacement=True, generator=self.generator).tolist())
+        self.label_weights = (count.max() / count.clamp(min=1)) ** power * (count > 0)
+        weights = torch.where(t.sum(1) > 0, (t * self.label_weights).amax(1), torch.ones(len(t)))
+        super().__init__(weights, num_samples or len(t), replacement=True,
+                         generator=None if seed is None else torch.Generator().manual_seed(seed))
     def __repr__(self): return f"RareLabelSampler({len(self.weights)} items, {self.num_samples} per epoch)"

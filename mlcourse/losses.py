@@ -68,27 +68,44 @@ class FocalLoss(nn.Module):
     "Focal loss on logits: multi-label (float targets, same shape) or multi-class (integer class targets)."
     def __init__(self,
                  gamma:float=2.0, # focusing power: 0 is plain cross-entropy
-                 alpha=None, # binary: weight of positives in [0, 1] (negatives get 1 - alpha); multi-class: per-class weights
+                 alpha=None, # a float, or one weight per label (multi-label) or per class (multi-class)
                  reduction:str="mean", # "mean", "sum" or "none"
                 ):
         super().__init__()
-        self.gamma, self.alpha, self.reduction = gamma, alpha, reduction
+        a = None if alpha is None else torch.as_tensor(alpha, dtype=torch.float32)
+        if a is not None and (a.ndim > 1 or not torch.isfinite(a).all() or (a < 0).any()):
+            raise ValueError(f"FocalLoss: alpha must be a float or a flat list of weights >= 0, one per label or class; got {alpha!r}.")
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"FocalLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
+        self.gamma, self.reduction = gamma, reduction
+        self.register_buffer("alpha", a)
+
+    def _alpha(self, logits, what):
+        "alpha on the logits' device, checked against the number of outputs (labels or classes)."
+        n = logits.shape[1] if logits.ndim > 1 else 1
+        if self.alpha.ndim == 1 and len(self.alpha) != n:
+            raise ValueError(f"FocalLoss: alpha has {len(self.alpha)} weights but the logits have {n} {what}; give one "
+                             f"weight per {what[:-1]}, in the order of the model's outputs, or a single float.")
+        return self.alpha.to(logits.device)
 
     def forward(self, logits, targets):
         if targets.dtype in (torch.int64, torch.int32, torch.uint8) and targets.ndim == logits.ndim - 1:
-            logp = F.log_softmax(logits.float(), dim=-1)
-            ce = F.nll_loss(logp, targets.long(), reduction="none")
-            w = 1.0 if self.alpha is None else torch.as_tensor(self.alpha, device=logits.device, dtype=torch.float32)[targets.long()]
+            ce = F.cross_entropy(logits.float(), targets.long(), reduction="none")
+            w = 1.0 if self.alpha is None else self._alpha(logits, "classes").expand(logits.shape[1])[targets.long()]
         else:
             _check_same_shape(logits, targets, "FocalLoss")
             y = targets.float()
             ce = F.binary_cross_entropy_with_logits(logits.float(), y, reduction="none")
-            w = 1.0 if self.alpha is None else self.alpha * y + (1 - self.alpha) * (1 - y)
+            a = 1.0 if self.alpha is None else self._alpha(logits, "labels")
+            if torch.is_tensor(a) and a.max() > 1:
+                raise ValueError(f"FocalLoss: for multi-label targets alpha weighs positives (alpha) against negatives "
+                                 f"(1 - alpha), so it must lie in [0, 1]; got {self.alpha.tolist()}.")
+            w = 1.0 if self.alpha is None else a * y + (1 - a) * (1 - y)
         p_t = torch.exp(-ce)  # the probability of the right answer
         loss = w * (1 - p_t) ** self.gamma * ce
         return loss.mean() if self.reduction == "mean" else loss.sum() if self.reduction == "sum" else loss
 
-    def extra_repr(self): return f"gamma={self.gamma}, alpha={self.alpha}"
+    def extra_repr(self): return f"gamma={self.gamma}, alpha={None if self.alpha is None else self.alpha.tolist()}"
 
 # %% ../nbs/05_losses.ipynb #7113d4fd
 class MultiHeadLoss(nn.Module):

@@ -16,11 +16,27 @@ import pandas as pd
 import torch
 from .losses import split_positional
 
-# %% ../nbs/06_metrics.ipynb #0c597dcb
+# %% ../nbs/06_metrics.ipynb #d8bdedc0
 def _t(x):
     "A CPU tensor from a tensor, array or list."
     return x.detach().cpu() if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))
 
+def _labels_only(x, classes=False):
+    "True when `x` holds labels, not scores: an integer or bool dtype, or floats all 0/1 (all whole for `classes`)."
+    if not x.is_floating_point(): return True
+    return bool((x == x.round()).all() if classes else ((x == 0) | (x == 1)).all())
+
+def _check_order(preds, targets, who,
+                 classes:bool=False, # targets are class indices (multi-class), not 0/1 labels
+                ):
+    "Refuse scikit-learn's order `(y_true, y_score)`: labels first and scores second."
+    if not targets.is_floating_point() or _labels_only(targets, classes) or not _labels_only(preds, classes): return
+    score = targets[targets != targets.round()] if classes else targets[(targets != 0) & (targets != 1)]
+    raise ValueError(f"{who}: the first argument holds only labels and the second holds scores (such as "
+                     f"{score.flatten()[0].item():.3g}): that is scikit-learn's order, {who}(y_true, y_score). Here the "
+                     f"order is (preds, targets), as for a loss: call {who}(scores, targets).")
+
+# %% ../nbs/06_metrics.ipynb #0c597dcb
 def _check_targets01(targets, who):
     if not ((targets == 0) | (targets == 1)).all():
         bad = targets[(targets != 0) & (targets != 1)].flatten()[:3].tolist()
@@ -34,6 +50,7 @@ def to_probs(preds, # `(n, n_labels)` probabilities, or logits with `from_logits
             ):
     "Checked `(probabilities, bool targets)`, both 2-D; a 1-D input is one label."
     preds, targets = _t(preds), _t(targets)
+    _check_order(preds, targets, who)
     if preds.shape != targets.shape:
         raise ValueError(f"{who}: preds have shape {tuple(preds.shape)} but targets have shape {tuple(targets.shape)}; "
                          "they must match (one row per sample, one column per label). Remember the order: (preds, targets).")
@@ -124,6 +141,7 @@ def f1_score(preds, targets, *, average="macro", threshold=0.5, from_logits:bool
 # %% ../nbs/06_metrics.ipynb #7ff186df
 def _mc(preds, targets, who):
     preds, targets = _t(preds), _t(targets)
+    _check_order(preds, targets, who, classes=True)
     if targets.ndim != 1 or targets.is_floating_point():
         raise ValueError(f"{who}: targets must be class indices of shape (n,), got {tuple(targets.shape)} {targets.dtype}. "
                          "For multi-label 0/1 targets use exact_match or hamming_accuracy.")
@@ -153,29 +171,31 @@ def top_k_accuracy(preds, # `(n, n_classes)` scores
 
 # %% ../nbs/06_metrics.ipynb #8885ce27
 class Metric:
-    "A metric for `fit`: a callable `(preds, targets) -> float` with a `.name`."
+    "A metric for `fit`: a callable `(preds, targets, from_logits=None) -> float` with a `.name`."
     name = "metric"
-    def __call__(self, preds, targets): raise NotImplementedError
+    def __call__(self, preds, targets, from_logits:bool=None): raise NotImplementedError
     def __repr__(self): return f"{type(self).__name__}(name={self.name!r})"
 
 class _Thresholded(Metric):
-    def __init__(self, threshold=0.5, from_logits:bool=True, name=None):
+    def __init__(self, threshold=0.5, from_logits:bool=False, name=None):
         self.threshold, self.from_logits = threshold, from_logits
         if name: self.name = name
+    def _kw(self, from_logits):
+        "The settings of one call: `from_logits=None` keeps the object's own."
+        return dict(threshold=self.threshold, from_logits=self.from_logits if from_logits is None else from_logits)
 
 class _Averaged(_Thresholded):
     fn, prefix = None, ""
     def __init__(self,
                  average="macro", # "micro", "macro", "weighted" or "samples"
                  threshold=0.5, # a float or one per label (e.g. from `tune_thresholds`)
-                 from_logits:bool=True, # `fit` passes logits
+                 from_logits:bool=False, # preds are logits (`fit` says so on each call)
                  zero_division=0.0, name=None):
         if average not in _AVERAGES[1:]: raise ValueError(f"{type(self).__name__}: average must be one of {_AVERAGES[1:]}, got {average!r}.")
         super().__init__(threshold, from_logits, name or f"{self.prefix}_{average}")
         self.average, self.zero_division = average, zero_division
-    def __call__(self, preds, targets):
-        return type(self).fn(preds, targets, average=self.average, threshold=self.threshold,
-                             from_logits=self.from_logits, zero_division=self.zero_division)
+    def __call__(self, preds, targets, from_logits:bool=None):
+        return type(self).fn(preds, targets, average=self.average, zero_division=self.zero_division, **self._kw(from_logits))
 
 class F1Score(_Averaged):
     "F1 for `fit` (name `f1_<average>`)."
@@ -192,22 +212,22 @@ class RecallScore(_Averaged):
 class ExactMatch(_Thresholded):
     "Exact-match (subset) accuracy for `fit` (name `exact_match`)."
     name = "exact_match"
-    def __call__(self, preds, targets): return exact_match(preds, targets, threshold=self.threshold, from_logits=self.from_logits)
+    def __call__(self, preds, targets, from_logits:bool=None): return exact_match(preds, targets, **self._kw(from_logits))
 
 class HammingAccuracy(_Thresholded):
     "Per-label (Hamming) accuracy for `fit` (name `hamming_accuracy`)."
     name = "hamming_accuracy"
-    def __call__(self, preds, targets): return hamming_accuracy(preds, targets, threshold=self.threshold, from_logits=self.from_logits)
+    def __call__(self, preds, targets, from_logits:bool=None): return hamming_accuracy(preds, targets, **self._kw(from_logits))
 
 class Accuracy(Metric):
-    "Multi-class accuracy for `fit` (name `accuracy`)."
+    "Multi-class accuracy for `fit` (name `accuracy`); the top class is the same for logits and probabilities."
     name = "accuracy"
-    def __call__(self, preds, targets): return accuracy(preds, targets)
+    def __call__(self, preds, targets, from_logits:bool=None): return accuracy(preds, targets)
 
 class TopK(Metric):
-    "Multi-class top-k accuracy for `fit` (name `top<k>_accuracy`)."
+    "Multi-class top-k accuracy for `fit` (name `top<k>_accuracy`); the same for logits and probabilities."
     def __init__(self, k:int=5): self.k, self.name = k, f"top{k}_accuracy"
-    def __call__(self, preds, targets): return top_k_accuracy(preds, targets, k=self.k)
+    def __call__(self, preds, targets, from_logits:bool=None): return top_k_accuracy(preds, targets, k=self.k)
 
 # %% ../nbs/06_metrics.ipynb #910ddc22
 def multilabel_report(preds, targets, # `(n, n_labels)` probabilities (or logits with `from_logits=True`) and 0/1 targets
@@ -341,6 +361,7 @@ def positional_accuracy(preds, # `(n, n_positions*n_classes)` outputs (logits or
                         per:str="sequence", # "sequence": all positions right; "position": share of right positions
                        ) -> float:
     "Accuracy of the positional encoding: all digits right (default) or per position."
+    _check_order(_t(preds), _t(targets), "positional_accuracy", classes=True)
     cls, targets = _positional_classes(preds, n_positions, n_classes), _t(targets).long()
     if targets.shape != cls.shape:
         raise ValueError(f"positional_accuracy: targets must have shape {tuple(cls.shape)} (n, {n_positions}), got {tuple(targets.shape)}.")
@@ -353,4 +374,4 @@ class PositionalAccuracy(Metric):
     "All-digits-right accuracy for the positional encoding, for `fit` (name `sequence_accuracy` or `position_accuracy`)."
     def __init__(self, n_positions:int=5, n_classes:int=11, per:str="sequence"):
         self.n_positions, self.n_classes, self.per, self.name = n_positions, n_classes, per, f"{per}_accuracy"
-    def __call__(self, preds, targets): return positional_accuracy(preds, targets, self.n_positions, self.n_classes, self.per)
+    def __call__(self, preds, targets, from_logits:bool=None): return positional_accuracy(preds, targets, self.n_positions, self.n_classes, self.per)

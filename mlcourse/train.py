@@ -4,20 +4,22 @@
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'CKPT_FORMAT', 'EVENTS', 'REQUEUE_STATUS', 'History', 'make_opt', 'make_sched', 'cpu_has_bf16',
-           'resolve_precision', 'resolve_channels_last', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'load_checkpoint', 'Callback', 'LambdaCB', 'batch_to', 'rank', 'world_size', 'metric_name', 'evaluate',
-           'Run', 'Progress', 'BestWeights', 'Checkpoint', 'Interrupts', 'fit', 'predict', 'predict_ensemble',
-           'pseudo_labels', 'LRFind', 'lr_find']
+           'resolve_precision', 'make_scaler', 'resolve_channels_last', 'rng_state', 'set_rng_state', 'save_checkpoint',
+           'load_checkpoint', 'Callback', 'LambdaCB', 'batch_to', 'pick_output', 'rank', 'world_size', 'RankShare',
+           'TensorShare', 'metric_name', 'call_metric', 'evaluate', 'Run', 'track', 'Progress', 'BestWeights',
+           'Checkpoint', 'Interrupts', 'fit', 'predict', 'predict_ensemble', 'pseudo_labels', 'LRFind', 'lr_find']
 
-# %% ../nbs/07_train.ipynb #45b18f76
-import os, sys, io, time, math, random, signal, threading, warnings, pickle
+# %% ../nbs/07_train.ipynb #6cc4d499
+import os, sys, io, time, math, random, signal, threading, warnings, pickle, inspect, importlib.util
 from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
 import torch.distributed as dist
 from torch.utils.data import DataLoader, SequentialSampler, RandomSampler
+from fastcore.basics import patch
 from .core import get_device, in_slurm, in_notebook
+from .data import TensorLoader
 
 # %% ../nbs/07_train.ipynb #85d5817e
 def _lower_is_better(monitor): return "loss" in monitor or "error" in monitor
@@ -102,7 +104,7 @@ def make_sched(sched, # "onecycle", "cosine", "step", "none"/None, or a factory 
     if sched == "step": return torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, math.ceil(total_steps / 3)), gamma=0.1)
     raise ValueError(f"Unknown schedule {sched!r}: use 'onecycle', 'cosine', 'step', 'none', or a function (opt, total_steps) -> scheduler.")
 
-# %% ../nbs/07_train.ipynb #91258cc8
+# %% ../nbs/07_train.ipynb #234be0a2
 def cpu_has_bf16() -> bool:
     "True when this CPU does bf16 arithmetic natively (AVX512-BF16 or AMX)."
     cap = str(getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")())
@@ -118,9 +120,15 @@ def resolve_precision(precision:str="auto", # "auto", "bf16", "fp16" or "fp32"
     if precision not in ("auto", "bf16", "fp16", "fp32"):
         raise ValueError(f"precision={precision!r}: use 'auto', 'bf16', 'fp16' or 'fp32'.")
     if precision != "auto": return precision
-    if device.type == "cuda": return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cuda":  # by compute capability: bf16 is native from 8.0 (Ampere); 7.x (V100, T4) has fp16 tensor cores
+        major, _ = torch.cuda.get_device_capability(device)
+        return "bf16" if major >= 8 else "fp16" if major == 7 else "fp32"
     if device.type == "cpu": return "bf16" if cpu_has_bf16() else "fp32"
     return "fp32"
+
+def make_scaler(precision:str, device) -> torch.amp.GradScaler:
+    "The gradient scaler `fit` uses: active for fp16 only (bf16 and fp32 need none)."
+    return torch.amp.GradScaler(torch.device(device).type, enabled=precision == "fp16")
 
 def _has_conv2d(model): return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
@@ -130,7 +138,7 @@ def resolve_channels_last(channels_last, model, device, precision) -> bool:
     dev = torch.device(device)
     return _has_conv2d(model) and (dev.type == "cpu" or (dev.type == "cuda" and precision != "fp32"))
 
-# %% ../nbs/07_train.ipynb #919a79a1
+# %% ../nbs/07_train.ipynb #d9a2151e
 def _loader_gens(dl) -> dict:
     "The torch.Generator objects a loader draws its order (and augmentation) from, by name."
     gens = {}
@@ -171,7 +179,7 @@ def set_rng_state(state:dict, dl=None):
     for k, s in state["loader"].items():
         if k in gens: gens[k].set_state(s)
 
-# %% ../nbs/07_train.ipynb #c83a0aba
+# %% ../nbs/07_train.ipynb #b8663d3c
 CKPT_FORMAT = "mlcourse-checkpoint-1"
 
 def save_checkpoint(obj:dict, # plain data: tensors, numbers, strings, lists, dicts
@@ -213,7 +221,7 @@ def load_checkpoint(path, # a checkpoint file written by `fit` (or any weights-o
     except (RuntimeError, EOFError) as e:
         raise RuntimeError(f"Checkpoint {path} is damaged or incomplete ({e}). Delete it, or resume from another checkpoint.") from None
 
-# %% ../nbs/07_train.ipynb #b593f031
+# %% ../nbs/07_train.ipynb #7462b926
 EVENTS = ("before_fit", "before_epoch", "after_batch", "after_epoch", "after_fit")
 
 class Callback:
@@ -232,7 +240,7 @@ class LambdaCB(Callback):
             if k not in EVENTS: raise ValueError(f"Unknown event {k!r}: the events are {EVENTS}.")
             setattr(self, k, f)
 
-# %% ../nbs/07_train.ipynb #2951bd01
+# %% ../nbs/07_train.ipynb #0e06f824
 def batch_to(b, device, channels_last:bool=False):
     "Move a tensor (or a tuple/list/dict of them) to `device`; 4-D tensors to channels_last when asked."
     if isinstance(b, torch.Tensor):
@@ -257,8 +265,31 @@ def _autocast(device, precision):
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     return torch.autocast(torch.device(device).type, dtype=dtype, enabled=precision != "fp32")
 
+# %% ../nbs/07_train.ipynb #db2644b5
+def _float(o):
+    "A model's output in float32: a tensor, or a tuple/list/dict of them."
+    if isinstance(o, torch.Tensor): return o.float() if o.is_floating_point() else o
+    if isinstance(o, tuple) and hasattr(o, "_fields"): return type(o)(*map(_float, o))  # a named tuple
+    if isinstance(o, (list, tuple)): return type(o)(map(_float, o))
+    if isinstance(o, dict): return {k: _float(v) for k, v in o.items()}
+    return o
+
+def pick_output(out, # what the model returned
+                output=None, # None (the rule above), a dict key or tuple index, or a function `output(out) -> tensor`
+               ) -> torch.Tensor:
+    "The one tensor that metrics and `predict` use from a model's output."
+    if output is not None: return output(out) if callable(output) else out[output]
+    if isinstance(out, torch.Tensor): return out
+    if isinstance(out, (list, tuple)) and len(out): return pick_output(out[0])
+    if isinstance(out, dict) and out:
+        key = next((k for k in ("logits", "out") if k in out), next(iter(out)))
+        return pick_output(out[key])
+    raise TypeError(f"The model returned a {type(out).__name__}; metrics and predict need a tensor, or a tuple, list "
+                    "or dict of tensors. Pass output= (a key, an index or a function) to say which tensor to use.")
+
+# %% ../nbs/07_train.ipynb #bc292a04
 @torch.no_grad()
-def _outputs(model, dl, device, precision="fp32", channels_last=False, loss_fn=None, tta=False, activation=None):
+def _outputs(model, dl, device, precision="fp32", channels_last=False, loss_fn=None, tta=False, activation=None, output=None):
     "(preds, targets, loss_sum, count) over a whole loader, in the loader's order."
     was_training = model.training; model.eval()
     preds, targs, loss_sum, count = [], [], 0.0, 0
@@ -266,13 +297,13 @@ def _outputs(model, dl, device, precision="fp32", channels_last=False, loss_fn=N
         for b in dl:
             xb, yb = batch_to(_pair(b), device)
             if channels_last and xb.ndim == 4: xb = xb.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, precision): p = model(xb)
-            p = p.float()
+            with _autocast(device, precision): out = _float(model(xb))
             if loss_fn is not None:
-                loss_sum += loss_fn(p, yb).item() * _n(yb); count += _n(yb)
+                loss_sum += loss_fn(out, yb).item() * _n(yb); count += _n(yb)
+            p = pick_output(out, output)
             if activation: p = _activate(p, activation)
             if tta:
-                with _autocast(device, precision): p2 = model(xb.flip(-1)).float()
+                with _autocast(device, precision): p2 = pick_output(_float(model(xb.flip(-1))), output)
                 p = (p + (_activate(p2, activation) if activation else p2)) / 2
             preds.append(p); targs.append(yb)
     finally: model.train(was_training)
@@ -285,7 +316,7 @@ def _activate(p, activation):
     if callable(activation): return activation(p)
     raise ValueError(f"activation={activation!r}: use None (logits), 'sigmoid' (multi-label), 'softmax' (multi-class) or a function.")
 
-# %% ../nbs/07_train.ipynb #69d8c85a
+# %% ../nbs/07_train.ipynb #df66809a
 def _dist_on(): return dist.is_available() and dist.is_initialized()
 def rank() -> int: return dist.get_rank() if _dist_on() else 0
 def world_size() -> int: return dist.get_world_size() if _dist_on() else 1
@@ -301,12 +332,74 @@ def _setup_dist(device):
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return device, created
 
+def _on_device(t, device, what:str):
+    "Check that a tensor for a collective is on this process's device (NCCL needs its GPU); returns it."
+    need = torch.device(device)
+    if need.type == "cuda" and need.index is None: need = torch.device("cuda", torch.cuda.current_device())
+    if t.device != need:
+        raise RuntimeError(f"{what}: a tensor on {t.device} was given to a collective, but this process computes on "
+                           f"{need}; NCCL needs every collective's tensors on the process's own GPU.")
+    return t
+
+# %% ../nbs/07_train.ipynb #f763fb6b
+def _share(order, r:int, w:int, pad:bool=True):
+    "Items r, r+w, r+2w, ... of `order`; with `pad`, the order first wraps around to a multiple of w."
+    if pad and len(order) % w: order = torch.cat([order, order[:w - len(order) % w]])
+    return order[r::w]
+
+def _same_order(draw, device):
+    "The order that process 0 draws with `draw()`, sent to every process (on `device`)."
+    n = torch.zeros(1, dtype=torch.long, device=device)
+    order = draw().to(device) if rank() == 0 else None
+    if rank() == 0: n[0] = len(order)
+    dist.broadcast(_on_device(n, device, "the order's length"), 0)
+    if rank() != 0: order = torch.empty(int(n), dtype=torch.long, device=device)
+    dist.broadcast(_on_device(order, device, "the epoch's order"), 0)
+    return order.cpu()
+
+# %% ../nbs/07_train.ipynb #89c84eec
+class RankShare(torch.utils.data.Sampler):
+    "Under torchrun: this process's share of the indices that `sampler` draws on process 0."
+    def __init__(self, sampler, device, pad:bool=True): self.sampler, self.device, self.pad = sampler, device, pad
+    @property
+    def generator(self): return getattr(self.sampler, "generator", None)  # saved in checkpoints with the loader
+    def set_epoch(self, epoch):
+        if hasattr(self.sampler, "set_epoch"): self.sampler.set_epoch(epoch)
+    def __iter__(self):
+        order = _same_order(lambda: torch.as_tensor(list(self.sampler), dtype=torch.long), self.device)
+        return iter(_share(order, rank(), world_size(), self.pad).tolist())
+    def __len__(self):
+        n, w = len(self.sampler), world_size()
+        return math.ceil(n / w) if self.pad else len(range(rank(), n, w))
+
 class _Shard(torch.utils.data.Sampler):
     "Items rank, rank+N, rank+2N, ... in order: an unpadded shard for evaluation."
     def __init__(self, n, rank, world): self.n, self.rank, self.world = n, rank, world
     def __iter__(self): return iter(range(self.rank, self.n, self.world))
     def __len__(self): return len(range(self.rank, self.n, self.world))
 
+# %% ../nbs/07_train.ipynb #e13b8b0b
+class TensorShare:
+    "Under torchrun: this process's batches of a `TensorLoader` (its order drawn on process 0, then shared)."
+    def __init__(self, dl, device, train:bool):
+        self.dl, self.device, self.train, self.bs = dl, torch.device(device), train, dl.bs
+        self.dataset, self.sampler = dl.dataset, dl.sampler
+        if dl.device.type == self.device.type and dl.device != self.device:  # e.g. "cuda" -> this process's GPU
+            dl.device = self.device
+            for k in ("_mean", "_std"):
+                if hasattr(dl, k): setattr(dl, k, getattr(dl, k).to(self.device))
+    def _n(self):
+        n, w = len(self.dl.sampler) if self.dl.sampler is not None else len(self.dl.images), world_size()
+        return math.ceil(n / w) if self.train else len(range(rank(), n, w))
+    def __len__(self): return self._n() // self.bs if self.dl.drop_last and self.train else math.ceil(self._n() / self.bs)
+    def __iter__(self):
+        if self.train: order = _share(_same_order(self.dl._order, self.device), rank(), world_size())
+        else: order = torch.arange(rank(), len(self.dl.images), world_size())
+        for i in range(len(self)): yield self.dl.batch(order[i * self.bs:(i + 1) * self.bs])
+    def state_dict(self): return self.dl.state_dict()
+    def load_state_dict(self, state): return self.dl.load_state_dict(state)
+
+# %% ../nbs/07_train.ipynb #8f58486a
 def _rebuild(dl, sampler):
     return DataLoader(dl.dataset, batch_size=dl.batch_size, sampler=sampler, num_workers=dl.num_workers,
                       collate_fn=dl.collate_fn, pin_memory=dl.pin_memory, drop_last=dl.drop_last, timeout=dl.timeout,
@@ -314,69 +407,80 @@ def _rebuild(dl, sampler):
                       persistent_workers=dl.persistent_workers if dl.num_workers else False)
 
 _warned_loaders = set()
-def _shard_loader(dl, train:bool):
+def _shard_loader(dl, train:bool, device="cpu"):
     "Under DDP, a loader that gives this process its share (see above); returns (loader, sharded)."
     if dl is None or world_size() == 1: return dl, False
-    if not isinstance(dl, DataLoader):
-        sharded = isinstance(getattr(dl, "sampler", None), torch.utils.data.DistributedSampler)
-        if not sharded and type(dl).__name__ not in _warned_loaders and rank() == 0:
-            _warned_loaders.add(type(dl).__name__)
-            warnings.warn(f"fit under torchrun: {type(dl).__name__} is not a DataLoader, so every process reads all of "
-                          "its batches. Give it a DistributedSampler to split the data between processes.")
-        return dl, sharded and not train
-    if dl.batch_size is None:
-        raise ValueError("fit under torchrun needs a DataLoader built with batch_size= (not a custom batch_sampler) to shard it.")
-    if train:
-        seed = torch.randint(0, 2**31 - 1, (1,)); dist.broadcast(seed, 0)
-        s = torch.utils.data.DistributedSampler(dl.dataset, shuffle=isinstance(dl.sampler, RandomSampler),
-                                                seed=int(seed), drop_last=dl.drop_last)
-        return _rebuild(dl, s), True
-    return _rebuild(dl, _Shard(len(dl.dataset), rank(), world_size())), True
+    if isinstance(dl, TensorLoader): return TensorShare(dl, device, train), True
+    if isinstance(dl, DataLoader):
+        if isinstance(dl.sampler, torch.utils.data.DistributedSampler): return dl, True   # split already
+        if dl.batch_size is None:
+            raise ValueError(f"fit under torchrun shares a DataLoader's sampler between processes, but this DataLoader has "
+                             f"a custom batch_sampler ({type(dl.batch_sampler).__name__}), which cannot be split safely. "
+                             "Build it with batch_size= and sampler= instead, or give it a DistributedSampler yourself.")
+        return _rebuild(dl, RankShare(dl.sampler, device) if train else _Shard(len(dl.dataset), rank(), world_size())), True
+    if type(dl).__name__ not in _warned_loaders and rank() == 0:
+        _warned_loaders.add(type(dl).__name__)
+        warnings.warn(f"fit under torchrun: {type(dl).__name__} is neither a DataLoader nor a TensorLoader, so every "
+                      "process reads all of its batches (correct, but no faster).")
+    return dl, False
 
-def _gather(t):
+def _gather(t, device):
     "Concatenate the per-process shards of `_Shard` back into dataset order."
-    if isinstance(t, (list, tuple)): return type(t)(_gather(o) for o in t)
-    w = world_size()
-    n = torch.tensor([len(t)], device=t.device); ns = [torch.zeros_like(n) for _ in range(w)]; dist.all_gather(ns, n)
-    m = int(max(ns)); pad = torch.zeros((m - len(t), *t.shape[1:]), dtype=t.dtype, device=t.device)
-    parts = [torch.empty((m, *t.shape[1:]), dtype=t.dtype, device=t.device) for _ in range(w)]
+    if isinstance(t, (list, tuple)): return type(t)(_gather(o, device) for o in t)
+    w = world_size(); t = _on_device(t, device, "validation outputs")
+    n = torch.tensor([len(t)], device=device); ns = [torch.zeros_like(n) for _ in range(w)]; dist.all_gather(ns, n)
+    m = int(max(ns)); pad = torch.zeros((m - len(t), *t.shape[1:]), dtype=t.dtype, device=device)
+    parts = [torch.empty((m, *t.shape[1:]), dtype=t.dtype, device=device) for _ in range(w)]
     dist.all_gather(parts, torch.cat([t, pad]))
-    out = torch.empty((int(sum(ns)), *t.shape[1:]), dtype=t.dtype, device=t.device)
+    out = torch.empty((int(sum(ns)), *t.shape[1:]), dtype=t.dtype, device=device)
     for r, (p, k) in enumerate(zip(parts, ns)): out[r::w] = p[:int(k)]
     return out
 
-def _all_sum(*xs, device="cpu"):
+def _all_sum(*xs, device):
     if world_size() == 1: return xs
-    t = torch.tensor(xs, dtype=torch.float64, device=device); dist.all_reduce(t)
+    t = torch.tensor(xs, dtype=torch.float64, device=device); dist.all_reduce(_on_device(t, device, "a sum"))
     return tuple(t.tolist())
 
-# %% ../nbs/07_train.ipynb #709fa993
+def _sync_buffers(model, device):
+    "Process 0's buffers (batch-norm statistics) to every process, so all evaluate and save the same model."
+    for b in model.buffers(): dist.broadcast(_on_device(b, device, "a buffer"), 0)
+
+# %% ../nbs/07_train.ipynb #99ec93ff
 def metric_name(m) -> str:
     "The record key of a metric: `.name`, else `__name__`, else its class name."
     return getattr(m, "name", None) or getattr(m, "__name__", None) or type(m).__name__
 
+def _takes_from_logits(m) -> bool:
+    try: ps = inspect.signature(m).parameters
+    except (TypeError, ValueError): return False
+    return "from_logits" in ps or any(p.kind == p.VAR_KEYWORD for p in ps.values())
+
+def call_metric(m, preds, targets):
+    "`m(preds, targets)` on logits: with `from_logits=True` when the metric takes it; a 1-element result as a number."
+    v = m(preds, targets, from_logits=True) if _takes_from_logits(m) else m(preds, targets)
+    return v.item() if isinstance(v, torch.Tensor) and v.numel() == 1 else v
+
 def evaluate(model, dl, loss_fn=None, metrics=(), *, device=None, precision="fp32", channels_last=False,
              sharded:bool=False, # the loader holds this process's shard: gather outputs from all processes
+             output=None, # which tensor of the model's output the metrics get (see `pick_output`)
             ) -> dict:
     "`valid_loss` and each metric over a whole loader (metrics on the concatenated logits and targets)."
     device = get_device(device)
-    preds, targs, loss_sum, count = _outputs(model, dl, device, precision, channels_last, loss_fn)
+    preds, targs, loss_sum, count = _outputs(model, dl, device, precision, channels_last, loss_fn, output=output)
     if sharded and world_size() > 1:
-        preds, targs = _gather(preds), _gather(targs)
+        preds, targs = _gather(preds, device), _gather(targs, device)
         loss_sum, count = _all_sum(loss_sum, count, device=device)
     out = {"valid_loss": loss_sum / max(count, 1)} if loss_fn is not None else {}
     preds, targs = batch_to(preds, "cpu"), batch_to(targs, "cpu")
-    for m in metrics:
-        v = m(preds, targs)
-        out[metric_name(m)] = v.item() if isinstance(v, torch.Tensor) and v.numel() == 1 else v
+    for m in metrics: out[metric_name(m)] = call_metric(m, preds, targs)
     return out
 
-# %% ../nbs/07_train.ipynb #0a444dc0
+# %% ../nbs/07_train.ipynb #52d6ea51
 class Run:
     "The state of one `fit` call, handed to callbacks."
     def __init__(self, model, train_dl, valid_dl=None, *, epochs, loss_fn, lr, opt="adamw", sched="onecycle",
                  wd=0.01, clip=None, metrics=(), monitor="valid_loss", device=None, precision="auto",
-                 channels_last="auto", compile=False, callbacks=(), meta=None):
+                 channels_last="auto", compile=False, callbacks=(), meta=None, output=None):
         self.device, self._created_group = _setup_dist(get_device(device))
         self.rank, self.world = rank(), world_size()
         self.precision = resolve_precision(precision, self.device)
@@ -387,13 +491,14 @@ class Run:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if compile: self.net = torch.compile(self.net)
-        self.train_dl, self._train_sharded = _shard_loader(train_dl, train=True)
-        self.valid_dl, self._valid_sharded = _shard_loader(valid_dl, train=False)
+        self.train_dl, self._train_sharded = _shard_loader(train_dl, train=True, device=self.device)
+        self.valid_dl, self._valid_sharded = _shard_loader(valid_dl, train=False, device=self.device)
         self.epochs, self.loss_fn, self.lr, self.clip, self.metrics, self.meta = epochs, loss_fn, lr, clip, list(metrics), meta
+        self.output = output
         if isinstance(loss_fn, nn.Module): loss_fn.to(self.device)  # buffers such as pos_weight follow the model
         self.opt = make_opt(opt, self.model.parameters(), lr, wd)
         self.sched = make_sched(sched, self.opt, lr, epochs * len(self.train_dl))
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        self.scaler = make_scaler(self.precision, self.device)
         self.history = History(monitor=monitor)
         self.cbs = sorted(callbacks, key=lambda cb: getattr(cb, "order", 0))
         self.start_epoch, self.epoch, self.batch, self.loss = 0, 0, 0, None
@@ -408,130 +513,182 @@ class Run:
 
     def autocast(self): return _autocast(self.device, self.precision)
 
-    def batches(self):
-        "This epoch's training batches, on the device."
-        dl = self.train_dl
-        for obj in (dl, getattr(dl, "sampler", None)):
-            if hasattr(obj, "set_epoch"): obj.set_epoch(self.epoch)
-        if not self.skip: self.rng_epoch = rng_state(dl)  # where this epoch's randomness starts
-        it = iter(dl)
-        if self.skip:  # resuming inside this epoch: draw the done batches again, then restore the generators
-            for _ in range(self.skip): next(it)
-            set_rng_state(self.resume_rng, dl)
-        self.batch, self.skip = self.skip, 0
-        for b in it:
-            xb, yb = _pair(b)
-            yield batch_to(xb, self.device, self.channels_last), batch_to(yb, self.device)
+# %% ../nbs/07_train.ipynb #f6e5d945
+@patch
+def batches(self:Run):
+    "This epoch's training batches, on the device."
+    dl = self.train_dl
+    for obj in (dl, getattr(dl, "sampler", None)):
+        if hasattr(obj, "set_epoch"): obj.set_epoch(self.epoch)
+    if not self.skip: self.rng_epoch = rng_state(dl)  # where this epoch's randomness starts
+    it = iter(dl)
+    if self.skip:  # resuming inside this epoch: draw the done batches again, then restore the generators
+        for _ in range(self.skip): next(it)
+        set_rng_state(self.resume_rng, dl)
+    self.batch, self.skip = self.skip, 0
+    for b in it:
+        xb, yb = _pair(b)
+        yield batch_to(xb, self.device, self.channels_last), batch_to(yb, self.device)
 
-    def check(self, loss):
-        "Stop with a clear error when the loss is NaN or infinite (before it reaches the weights); returns the loss."
-        v = loss.item()
-        if not math.isfinite(v):
-            ck = getattr(self, "checkpoint_path", None)
-            where = f" The last good checkpoint is {ck} (epoch {len(self.history)})." if ck and Path(ck).exists() else ""
-            raise FloatingPointError(
-                f"The loss became {v} at epoch {self.epoch + 1}, batch {self.batch + 1}; training stopped before this "
-                f"step changed the weights.{where} Try a smaller lr (lr_find helps), clip=1.0, precision='fp32', "
-                "and check the inputs and targets for NaN/inf values or labels outside the loss's range.")
-        self.last_loss = v
-        return loss
+# %% ../nbs/07_train.ipynb #b036c6a1
+@patch
+def check(self:Run, loss):
+    "Stop with a clear error when the loss is NaN or infinite (before it reaches the weights); returns the loss."
+    v = loss.item()
+    if not math.isfinite(v):
+        ck = getattr(self, "checkpoint_path", None)
+        where = f" The last good checkpoint is {ck} (epoch {len(self.history)})." if ck and Path(ck).exists() else ""
+        raise FloatingPointError(
+            f"The loss became {v} at epoch {self.epoch + 1}, batch {self.batch + 1}; training stopped before this "
+            f"step changed the weights.{where} Try a smaller lr (lr_find helps), clip=1.0, precision='fp32', "
+            "and check the inputs and targets for NaN/inf values or labels outside the loss's range.")
+    self.last_loss = v
+    return loss
 
-    def _before_epoch(self):
-        self.t_epoch = time.time()
-        if not self.batch: self.train_sum, self.train_n = 0.0, 0
+@patch
+def _before_epoch(self:Run):
+    self.t_epoch = time.time()
+    if not self.batch: self.train_sum, self.train_n = 0.0, 0
 
-    def _after_batch(self):
-        self.train_sum += self.last_loss * self.n; self.train_n += self.n; self.batch += 1
+@patch
+def _after_batch(self:Run):
+    self.train_sum += self.last_loss * self.n; self.train_n += self.n; self.batch += 1
 
-    def train_loss(self):
-        "The mean training loss of this epoch (over every process)."
-        s, n = _all_sum(self.train_sum, self.train_n, device=self.device)
-        return s / max(n, 1)
+@patch
+def _after_epoch(self:Run): self.batch = 0
 
-    def state_dict(self) -> dict:
-        "Everything needed to continue exactly: a checkpoint (plain data only)."
-        mid = self.interrupt is not None and self.batch > 0
-        return {"format": CKPT_FORMAT, "epoch": self.epoch if mid else len(self.history), "batch": self.batch if mid else 0,
-                "epochs": self.epochs, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
-                "sched": self.sched.state_dict() if self.sched is not None else None,
-                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-                "history": self.history.records, "rng": rng_state(self.train_dl),
-                "rng_epoch": self.rng_epoch if mid else None, "train_sum": self.train_sum if mid else 0.0,
-                "train_n": self.train_n if mid else 0, "precision": self.precision, "meta": self.meta or {}}
+@patch
+def train_loss(self:Run):
+    "The mean training loss of this epoch (over every process)."
+    s, n = _all_sum(self.train_sum, self.train_n, device=self.device)
+    return s / max(n, 1)
 
-    def load_state_dict(self, ck:dict):
-        "Continue from a checkpoint written by `state_dict`."
-        self.model.load_state_dict(ck["model"]); self.opt.load_state_dict(ck["opt"])
-        if self.sched is not None and ck["sched"] is not None: self.sched.load_state_dict(ck["sched"])
-        if ck["scaler"] is not None and self.scaler.is_enabled(): self.scaler.load_state_dict(ck["scaler"])
-        self.history.records = list(ck["history"]); self.start_epoch = self.epoch = ck["epoch"]
-        if ck["batch"]:  # stopped inside an epoch
-            self.skip, self.resume_rng, self.rng_epoch = ck["batch"], ck["rng"], ck["rng_epoch"]
-            self.train_sum, self.train_n = ck["train_sum"], ck["train_n"]
-            set_rng_state(ck["rng_epoch"], self.train_dl)
-        else: set_rng_state(ck["rng"], self.train_dl)
+# %% ../nbs/07_train.ipynb #b323f731
+@patch
+def state_dict(self:Run) -> dict:
+    "Everything needed to continue exactly: a checkpoint (plain data only)."
+    mid = self.interrupt is not None and self.batch > 0
+    return {"format": CKPT_FORMAT, "epoch": self.epoch if mid else len(self.history), "batch": self.batch if mid else 0,
+            "epochs": self.epochs, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict() if self.sched is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "history": self.history.records, "rng": rng_state(self.train_dl),
+            "rng_epoch": self.rng_epoch if mid else None, "train_sum": self.train_sum if mid else 0.0,
+            "train_n": self.train_n if mid else 0, "precision": self.precision, "meta": self.meta or {}}
 
-    def _after_epoch(self): self.batch = 0
+@patch
+def load_state_dict(self:Run, ck:dict):
+    "Continue from a checkpoint written by `state_dict`."
+    self.model.load_state_dict(ck["model"]); self.opt.load_state_dict(ck["opt"])
+    if self.sched is not None and ck["sched"] is not None: self.sched.load_state_dict(ck["sched"])
+    if ck["scaler"] is not None and self.scaler.is_enabled(): self.scaler.load_state_dict(ck["scaler"])
+    self.history.records = list(ck["history"]); self.start_epoch = self.epoch = ck["epoch"]
+    if ck["batch"]:  # stopped inside an epoch
+        self.skip, self.resume_rng, self.rng_epoch = ck["batch"], ck["rng"], ck["rng_epoch"]
+        self.train_sum, self.train_n = ck["train_sum"], ck["train_n"]
+        set_rng_state(ck["rng_epoch"], self.train_dl)
+    else: set_rng_state(ck["rng"], self.train_dl)
 
-    def close(self):
-        "Put signal handlers back, close bars, leave a process group `fit` created."
-        for cb in self.cbs:
-            if hasattr(cb, "close"): cb.close()
-        if self._created_group: dist.destroy_process_group(); self._created_group = False
+# %% ../nbs/07_train.ipynb #4db70df1
+@patch
+def close(self:Run):
+    "Put signal handlers back, close bars, leave a process group `fit` created."
+    for cb in self.cbs:
+        if hasattr(cb, "close"): cb.close()
+    if self._created_group: dist.destroy_process_group(); self._created_group = False
 
-    def result(self) -> History:
-        "The history; after SIGUSR1/SIGTERM, exit the process with `REQUEUE_STATUS` instead."
-        if self.interrupt in ("SIGTERM", "SIGUSR1"):
-            if self.rank == 0: print(f"{self.interrupt}: stopped at epoch {self.epoch + 1}, batch {self.batch}; "
-                                     f"exiting with status {REQUEUE_STATUS} so the job can be requeued", flush=True)
-            raise SystemExit(REQUEUE_STATUS)
-        if self.interrupt == "SIGINT" and self.rank == 0:
-            print(f"interrupted at epoch {self.epoch + 1}, batch {self.batch}: returning the history so far", flush=True)
-        return self.history
+@patch
+def result(self:Run) -> History:
+    "The history; after SIGUSR1/SIGTERM, exit the process with `REQUEUE_STATUS` instead."
+    if self.interrupt in ("SIGTERM", "SIGUSR1"):
+        if self.rank == 0: print(f"{self.interrupt}: stopped at epoch {self.epoch + 1}, batch {self.batch}; "
+                                 f"exiting with status {REQUEUE_STATUS} so the job can be requeued", flush=True)
+        raise SystemExit(REQUEUE_STATUS)
+    if self.interrupt == "SIGINT" and self.rank == 0:
+        print(f"interrupted at epoch {self.epoch + 1}, batch {self.batch}: returning the history so far", flush=True)
+    return self.history
 
-# %% ../nbs/07_train.ipynb #7a0da3cb
-def _interactive() -> bool:
-    if in_slurm() or os.environ.get("IN_TEST"): return False
-    if in_notebook(): return True
-    try: return sys.stderr.isatty()
-    except Exception: return False
+# %% ../nbs/07_train.ipynb #3d7c0dce
+def _live(bar=None) -> bool:
+    "Show live widgets? Only in a Jupyter kernel with ipywidgets, not under Slurm, nbdev_test or MLCOURSE_PROGRESS=log."
+    if bar is not None: return bool(bar)
+    if os.environ.get("MLCOURSE_PROGRESS", "").lower() in ("log", "off") or in_slurm() or os.environ.get("IN_TEST"): return False
+    return in_notebook() and importlib.util.find_spec("ipywidgets") is not None
 
+def _bar(total, desc, leave=True):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, leave=leave, mininterval=0.5, dynamic_ncols=True)
+
+def track(items, # what to loop over (runs, seeds, configurations)
+          desc:str="runs", # shown before the count
+          bar=None, # None: a live bar in Jupyter, log lines elsewhere
+         ):
+    "Loop over `items`, showing which one is going and how many are left."
+    items = list(items); n, t0 = len(items), time.time()
+    pb = _bar(n, desc) if _live(bar) else None
+    try:
+        for i, it in enumerate(items):
+            if pb is not None: pb.set_postfix_str(str(it)[:40])
+            else: print(f"{desc} {i + 1}/{n}: {str(it)[:60]} ({time.time() - t0:.0f} s so far)", flush=True)
+            yield it
+            if pb is not None: pb.update(1)
+    finally:
+        if pb is not None: pb.close()
+
+# %% ../nbs/07_train.ipynb #6f3a32db
 class Progress(Callback):
-    "A tqdm bar when interactive; otherwise one line per epoch and at most one line per `log_every` seconds."
+    "A live bar and a growing epoch table in Jupyter; elsewhere one line per epoch and at most one per `log_every` seconds."
     order = 10
-    def __init__(self, bar:bool=None, # None: a bar only when interactive
+    def __init__(self, bar:bool=None, # None: live in Jupyter only; True/False to force
                  log_every:float=60, # seconds between progress lines inside an epoch (log mode)
+                 table:bool=True, # show the epoch results (a table in Jupyter, lines elsewhere)
+                 leave:bool=True, # keep the bar when the run ends
                 ):
-        self.bar, self.log_every, self.pbar = bar, log_every, None
+        self.bar, self.log_every, self.table, self.leave, self.pbar, self.handle = bar, log_every, table, leave, None, None
     def before_fit(self, run):
-        self.on = run.rank == 0
-        self.use_bar = self.on and (_interactive() if self.bar is None else self.bar)
+        self.on, self.t_log = run.rank == 0, time.time()
+        self.live = self.on and _live(self.bar)
+        if self.live: self.pbar = _bar(run.epochs * len(run.train_dl), "fit", self.leave)
     def before_epoch(self, run):
-        if not self.on: return
         self.t_log = time.time()
-        if self.use_bar:
-            from tqdm import tqdm
-            self.pbar = tqdm(total=len(run.train_dl), initial=run.batch, desc=f"epoch {run.epoch + 1}/{run.epochs}",
-                             leave=False, dynamic_ncols=True, file=sys.stderr, mininterval=0.5)
-    def after_batch(self, run):
-        if not self.on: return
         if self.pbar is not None:
-            self.pbar.update(1)
-            if run.batch % 10 == 0: self.pbar.set_postfix(loss=f"{run.train_sum / max(run.train_n, 1):.4f}", refresh=False)
-        elif time.time() - self.t_log >= self.log_every:
-            self.t_log = time.time()
-            print(f"epoch {run.epoch + 1}/{run.epochs} batch {run.batch}/{len(run.train_dl)} "
-                  f"train_loss {run.train_sum / max(run.train_n, 1):.4f}", flush=True)
-    def after_epoch(self, run):
-        if not self.on: return
-        self.close()
-        e = run.history.last["epoch"]
-        print(_fmt_record(run.history.last).replace(f"epoch {e}", f"epoch {e}/{run.epochs}", 1), flush=True)
-    def after_fit(self, run): self.close()
-    def close(self):
-        if self.pbar is not None: self.pbar.close(); self.pbar = None
+            self.pbar.n = run.epoch * len(run.train_dl) + run.batch   # right after a resume, too
+            self.pbar.set_description(f"epoch {run.epoch + 1}/{run.epochs}")
 
-# %% ../nbs/07_train.ipynb #9456be1f
+# %% ../nbs/07_train.ipynb #d10ccb2f
+@patch
+def after_batch(self:Progress, run):
+    if not self.on: return
+    loss = run.train_sum / max(run.train_n, 1)
+    if self.pbar is not None:
+        self.pbar.update(1)
+        if run.batch % 10 == 0: self.pbar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+    elif self.table and time.time() - self.t_log >= self.log_every:
+        self.t_log = time.time()
+        print(f"epoch {run.epoch + 1}/{run.epochs} batch {run.batch}/{len(run.train_dl)} train_loss {loss:.4f}", flush=True)
+
+@patch
+def after_epoch(self:Progress, run):
+    if not (self.on and self.table): return
+    if not self.live:
+        e = run.history.last["epoch"]
+        return print(_fmt_record(run.history.last).replace(f"epoch {e}", f"epoch {e}/{run.epochs}", 1), flush=True)
+    import pandas as pd
+    from IPython.display import display
+    df = pd.DataFrame(run.history.records).set_index("epoch").round(4)
+    if self.handle is None: self.handle = display(df, display_id=True)
+    else: self.handle.update(df)
+
+@patch
+def after_fit(self:Progress, run):
+    if self.pbar is not None and run.interrupt is None: self.pbar.total = self.pbar.n  # early stop is not a failure
+    self.close()
+
+@patch
+def close(self:Progress):
+    if self.pbar is not None: self.pbar.close(); self.pbar = None
+
+# %% ../nbs/07_train.ipynb #c0644da4
 class BestWeights(Callback):
     "Track the best epoch by `monitor`; early-stop after `patience` epochs without improvement; restore the best."
     order = 20
@@ -539,9 +696,12 @@ class BestWeights(Callback):
         self.monitor, self.patience, self.restore_best, self.min_delta = monitor, patience, restore_best, min_delta
         self.lower = _lower_is_better(monitor)
     def _better(self, v, best): return v < best - self.min_delta if self.lower else v > best + self.min_delta
-    def before_fit(self, run):
-        self.best, self.best_epoch, self.state = None, None, None
-        for r in run.history.records: self._see(r, None)  # after a resume: replay the history
+    def before_fit(self, run): self.best, self.best_epoch, self.state, self.seen = None, None, None, 0
+    def _catch_up(self, run, upto):
+        "See the epochs of the history that this process did not train (a resumed run's earlier epochs)."
+        if self.seen >= upto: return
+        for r in run.history.records[self.seen:upto]: self._see(r, None)
+        self.seen = upto
         if self.best_epoch is not None and getattr(run, "best_state", None) is not None: self.state = run.best_state
     def _see(self, rec, run):
         v = rec.get(self.monitor)
@@ -553,19 +713,26 @@ class BestWeights(Callback):
             if run is not None:
                 self.state = {k: t.detach().to("cpu", copy=True) for k, t in run.model.state_dict().items()}
                 run.improved = True
-    def after_epoch(self, run):
-        run.improved = False
-        self._see(run.history.last, run)
-        if self.patience is not None and run.history.last["epoch"] - self.best_epoch >= self.patience:
-            run.stop = True
-            if run.rank == 0: print(f"early stop: no better {self.monitor} for {self.patience} epochs "
-                                    f"(best {self.best:.4f} at epoch {self.best_epoch})", flush=True)
-    def after_fit(self, run):
-        if self.restore_best and self.state is not None and run.interrupt is None:
-            run.model.load_state_dict(self.state)
-            run.history.best_epoch = self.best_epoch
 
-# %% ../nbs/07_train.ipynb #509c8f8d
+# %% ../nbs/07_train.ipynb #aaba194c
+@patch
+def after_epoch(self:BestWeights, run):
+    run.improved = False
+    self._catch_up(run, len(run.history) - 1)
+    self._see(run.history.last, run); self.seen = len(run.history)
+    if self.patience is not None and run.history.last["epoch"] - self.best_epoch >= self.patience:
+        run.stop = True
+        if run.rank == 0: print(f"early stop: no better {self.monitor} for {self.patience} epochs "
+                                f"(best {self.best:.4f} at epoch {self.best_epoch})", flush=True)
+
+@patch
+def after_fit(self:BestWeights, run):
+    self._catch_up(run, len(run.history))
+    if self.restore_best and self.state is not None and run.interrupt is None:
+        run.model.load_state_dict(self.state)
+        run.history.best_epoch = self.best_epoch
+
+# %% ../nbs/07_train.ipynb #1d853395
 class Checkpoint(Callback):
     "Atomic `last.pt` every epoch (and on interruption), `best.pt` on improvement; resume from `last.pt`."
     order = 30
@@ -600,7 +767,7 @@ class Checkpoint(Callback):
             self.save(run)
             if run.rank == 0: print(f"checkpoint saved to {run.checkpoint_path}; fit(..., resume=True) continues from it", flush=True)
 
-# %% ../nbs/07_train.ipynb #9eb7f3cc
+# %% ../nbs/07_train.ipynb #73da5c4a
 REQUEUE_STATUS = 124  # exit status after SIGUSR1/SIGTERM: "checkpointed, please requeue me"
 
 class Interrupts(Callback):
@@ -621,7 +788,8 @@ class Interrupts(Callback):
         got = self.got
         if run.world > 1:  # every process must stop at the same batch
             names = (None,) + self.SIGNALS
-            t = torch.tensor([names.index(got)], device=run.device); dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            t = torch.tensor([names.index(got)], device=run.device)
+            dist.all_reduce(_on_device(t, run.device, "the stop flag"), op=dist.ReduceOp.MAX)
             got = names[int(t)]
         if got: run.interrupt = got
     def after_fit(self, run): self.close()
@@ -629,7 +797,7 @@ class Interrupts(Callback):
         for s, h in self.old.items(): signal.signal(s, h)
         self.old = {}
 
-# %% ../nbs/07_train.ipynb #83bdbfea
+# %% ../nbs/07_train.ipynb #6b61acdf
 def fit(model:nn.Module, train_dl, valid_dl=None, *,
         epochs:int, # passes over the training data
         loss_fn, # loss_fn(preds, targets) -> scalar; preds are the model's raw outputs (logits)
@@ -648,12 +816,14 @@ def fit(model:nn.Module, train_dl, valid_dl=None, *,
         precision:str="auto", # "auto" (bf16/fp16 where the hardware has it), "bf16", "fp16", "fp32"
         channels_last="auto", # True/False, or "auto" (conv models on CPU, or GPU with mixed precision)
         compile:bool=False, # torch.compile the model (opt-in: slow to start)
-        progress=True, # True: bar when interactive, else log lines; False: silent; or a `Progress`
+        progress=True, # True: live bar + epoch table in Jupyter, log lines elsewhere; "bar": only a bar; False: silent; or a `Progress`
         meta:dict=None, # plain data saved in checkpoints, e.g. {"labels": [...], "thresholds": [...]}
         callbacks=(), # extra `Callback`s
+        output=None, # which tensor of a tuple/dict output the metrics use (see `pick_output`)
        ) -> History:
     "Train `model` on `train_dl` for `epochs`, validating on `valid_dl` after each; returns the `History`."
     cbs = [Interrupts(), *callbacks]
+    if progress == "bar": progress = Progress(table=False, leave=False)
     if progress: cbs.append(progress if isinstance(progress, Progress) else Progress())
     if restore_best is None: restore_best = early_stop is not None
     watch_best = checkpoint_dir is not None and (valid_dl is not None or monitor != "valid_loss")  # for best.pt
@@ -661,7 +831,7 @@ def fit(model:nn.Module, train_dl, valid_dl=None, *,
     if checkpoint_dir is not None: cbs.append(Checkpoint(checkpoint_dir, resume))
     run = Run(model, train_dl, valid_dl, epochs=epochs, loss_fn=loss_fn, lr=lr, opt=opt, sched=sched, wd=wd,
               clip=clip, metrics=metrics, monitor=monitor, device=device, precision=precision,
-              channels_last=channels_last, compile=compile, callbacks=cbs, meta=meta)
+              channels_last=channels_last, compile=compile, callbacks=cbs, meta=meta, output=output)
     model, opt, sched, scaler = run.net, run.opt, run.sched, run.scaler
     try:
         run("before_fit")
@@ -669,7 +839,7 @@ def fit(model:nn.Module, train_dl, valid_dl=None, *,
             run.epoch = epoch; model.train(); run("before_epoch")
             for xb, yb in run.batches():
                 with run.autocast(): preds = model(xb)
-                loss = run.check(loss_fn(preds.float(), yb))    # NaN/inf: stop with a clear error
+                loss = run.check(loss_fn(_float(preds), yb))    # NaN/inf: stop with a clear error
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if clip: scaler.unscale_(opt); nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -679,9 +849,10 @@ def fit(model:nn.Module, train_dl, valid_dl=None, *,
                 if run.interrupt: break
             if run.interrupt: break
             rec = {"epoch": epoch + 1, "train_loss": run.train_loss()}
+            if run.world > 1: _sync_buffers(run.model, run.device)   # every process evaluates process 0's model
             if valid_dl is not None:
-                rec.update(evaluate(run.net, run.valid_dl, loss_fn, metrics, device=run.device, precision=run.precision,
-                                    channels_last=run.channels_last, sharded=run._valid_sharded))
+                rec.update(evaluate(run.model, run.valid_dl, loss_fn, metrics, device=run.device, precision=run.precision,
+                                    channels_last=run.channels_last, sharded=run._valid_sharded, output=output))
             rec["time"] = time.time() - run.t_epoch
             run.history.records.append(rec); run("after_epoch")  # early stopping, checkpoints, log line
             if run.stop: break
@@ -691,7 +862,7 @@ def fit(model:nn.Module, train_dl, valid_dl=None, *,
     finally: run.close()
     return run.result()
 
-# %% ../nbs/07_train.ipynb #a934d195
+# %% ../nbs/07_train.ipynb #597b412f
 def _in_order(dl):
     "The loader, reading its dataset in order."
     if isinstance(dl, DataLoader):
@@ -707,6 +878,7 @@ def predict(model:nn.Module, dl, *,
             activation=None, # None (logits), "sigmoid", "softmax", or a function
             tta:bool=False, # also predict on horizontally flipped inputs and average
             precision:str="fp32", # "fp32", or "auto"/"bf16"/"fp16" for speed
+            output=None, # which tensor of a tuple/dict output to return (see `pick_output`)
            ):
     "Predictions and targets of `model` over `dl`, in dataset order, on the CPU."
     if device is None:
@@ -716,18 +888,18 @@ def predict(model:nn.Module, dl, *,
     precision = resolve_precision(precision, device)
     cl = resolve_channels_last("auto", model, device, precision)
     preds, targs, _, _ = _outputs(model, _in_order(dl), device, precision, cl,
-                                  tta=tta, activation=activation)
+                                  tta=tta, activation=activation, output=output)
     return batch_to(preds, "cpu"), batch_to(targs, "cpu")
 
-# %% ../nbs/07_train.ipynb #538386aa
+# %% ../nbs/07_train.ipynb #b95a140a
 def predict_ensemble(models, dl, *,
                      activation="softmax", # applied to each model's outputs before averaging (None: average logits)
                      tta:bool=False, # each model also predicts on mirrored inputs
-                     device=None, precision:str="fp32"):
+                     device=None, precision:str="fp32", output=None):
     "The mean of several models' predictions over `dl`, in dataset order, and the targets."
     models = list(models)
     if not models: raise ValueError("predict_ensemble needs at least one model.")
-    outs = [predict(m, dl, device=device, activation=activation, tta=tta, precision=precision) for m in models]
+    outs = [predict(m, dl, device=device, activation=activation, tta=tta, precision=precision, output=output) for m in models]
     shapes = [tuple(p.shape) for p, _ in outs]
     if len(set(shapes)) > 1: raise ValueError(f"The models' predictions have different shapes {shapes}: an ensemble needs models with the same outputs.")
     return torch.stack([p for p, _ in outs]).mean(0), outs[0][1]
@@ -762,7 +934,7 @@ def pseudo_labels(probs, # probabilities (N, C), one class per image (softmax), 
     keep = torch.nonzero(keep).flatten()
     return keep, cls[keep], conf[keep]
 
-# %% ../nbs/07_train.ipynb #426ded41
+# %% ../nbs/07_train.ipynb #e946fc5c
 class LRFind:
     "The result of `lr_find`: `.lrs`, `.losses` (smoothed), `.suggestion`, and `.plot()`."
     def __init__(self, lrs, losses): self.lrs, self.losses = lrs, losses
@@ -795,22 +967,25 @@ def lr_find(model:nn.Module, train_dl, loss_fn, *,
     run = Run(model, train_dl, None, epochs=1, loss_fn=loss_fn, lr=start_lr, opt=opt, sched="none", wd=wd,
               device=device, precision=precision, channels_last=channels_last)
     mult, lrs, losses, avg, best = (end_lr / start_lr) ** (1 / max(num_it - 1, 1)), [], [], 0.0, math.inf
+    pb = _bar(num_it, "lr_find", leave=False) if _live() else None
     try:
         run.net.train()
         while len(lrs) < num_it:
             for xb, yb in run.batches():
                 lr = start_lr * mult ** len(lrs)
                 for g in run.opt.param_groups: g["lr"] = lr
-                with run.autocast(): loss = loss_fn(run.net(xb).float(), yb)
+                with run.autocast(): loss = loss_fn(_float(run.net(xb)), yb)
                 run.opt.zero_grad(set_to_none=True); run.scaler.scale(loss).backward()
                 run.scaler.step(run.opt); run.scaler.update()
                 v = loss.item()
                 avg = beta * avg + (1 - beta) * v if math.isfinite(v) else math.inf
                 smooth = avg / (1 - beta ** (len(lrs) + 1))
                 lrs.append(lr); losses.append(smooth); best = min(best, smooth)
+                if pb is not None: pb.update(1)
                 if len(lrs) >= num_it or not math.isfinite(smooth) or smooth > 4 * best: break
             if not lrs or len(lrs) >= num_it or not math.isfinite(losses[-1]) or losses[-1] > 4 * best: break
     finally:
         model.load_state_dict(saved); run.close()
+        if pb is not None: pb.close()
     if losses and not math.isfinite(losses[-1]): lrs, losses = lrs[:-1], losses[:-1]
     return LRFind(lrs, losses)

@@ -1,11 +1,16 @@
 "The course notebooks: clean, small, structured as the style guide asks, modules imported in order."
 import json, re
 from pathlib import Path
+import importlib.util
 import pytest
 
 NBS = Path(__file__).resolve().parent.parent/"nbs"
 NOTEBOOKS = sorted(NBS.glob("*.ipynb"))
 LESSONS = [p for p in NOTEBOOKS if p.name != "index.ipynb"]
+
+
+_spec = importlib.util.spec_from_file_location("colab_tool", NBS.parent/"tools"/"colab.py")
+colab = importlib.util.module_from_spec(_spec); _spec.loader.exec_module(colab)   # the install cell's generator
 
 
 def cells(p): return json.loads(p.read_text())["cells"]
@@ -39,8 +44,9 @@ def test_structure(p):
     md = [src(c) for c in cs if c["cell_type"] == "markdown"]
     assert any(re.match(r"^# \S", m) for m in md), f"{p.name}: no H1 title"
     assert re.search(r"^##+ Exercises", "\n".join(md), re.M), f"{p.name}: every notebook ends with exercises"
-    if not exported_module(p):   # a lesson: the Colab cell first, then the environment report
-        assert "google.colab" in src(cs[0]) and "#| hide" in src(cs[0]), f"{p.name}: first cell must be the Colab install cell"
+    assert src(cs[0]) == colab.install_cell(colab.settings()), \
+        f"{p.name}: the first cell must be the Colab install cell made from settings.ini: run 'make colab'"
+    if not exported_module(p):   # a lesson: the environment report right after the install cell
         assert any("env_report()" in src(c) for c in cs[:4]), f"{p.name}: call env_report() at the top"
 
 

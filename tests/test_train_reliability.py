@@ -164,3 +164,25 @@ def test_ddp_two_cpu_processes_match_one(tmp_path):
     assert abs(a["valid_loss"] - b["valid_loss"]) < 1e-4, (a, b)
     assert abs(a["acc"] - b["acc"]) < 1e-6, (a, b)
     assert abs(a["train_loss"] - b["train_loss"]) < 1e-4, (a, b)
+
+
+def test_kill9_after_best_epoch_then_resume_stops_where_uninterrupted_does(tmp_path):
+    "Early stopping survives a resume: the best epoch is remembered, best.pt is kept, the stop epoch is the same."
+    args = ("--epochs", "12", "--early-stop", "2", "--noisy-valid")
+    run("--ckpt", tmp_path/"ref", "--out", tmp_path/"ref.pt", *args)
+    ref = json.loads((tmp_path/"ref.pt.json").read_text())
+    best = ref["best_epoch"]
+    assert ref["epochs"] == best + 2 < 12, ref                     # it did stop early, 2 epochs after its best
+    ck = tmp_path/"ckpt"
+    p = start("--ckpt", ck, "--out", tmp_path/"w.pt", "--sleep", "0.02", *args)
+    for line in p.stdout:                                      # kill inside the epoch after the one after the best
+        if line.startswith(f"batch {best + 1} 2"): break
+    else: pytest.fail("the run ended before it could be killed")
+    p.kill(); p.wait()
+    assert load_checkpoint(ck/"last.pt")["epoch"] == best + 1
+    assert load_checkpoint(ck/"best.pt")["epoch"] == best
+    out = run("--ckpt", ck, "--out", tmp_path/"w.pt", "--resume", *args)
+    assert "resumed from" in out and f"at epoch {best}" in out, out[-1500:]
+    assert json.loads((tmp_path/"w.pt.json").read_text()) == ref
+    assert load_checkpoint(ck/"best.pt")["epoch"] == best, "best.pt was overwritten by a worse epoch"
+    same_weights(tmp_path/"ref.pt", tmp_path/"w.pt")           # the restored best weights, bit for bit

@@ -19,6 +19,8 @@ p.add_argument("--sleep", type=float, default=0.0, help="seconds to sleep after 
 p.add_argument("--loader", default="dataloader", choices=["dataloader", "tensorloader"])
 p.add_argument("--ddp", action="store_true", help="the DDP comparison: no shuffling, no dropout; write validation metrics")
 p.add_argument("--bs", type=int, default=16)
+p.add_argument("--early-stop", type=int, default=None, help="patience; writes <out>.json with the epochs run and the best epoch")
+p.add_argument("--noisy-valid", action="store_true", help="random validation labels, so the validation loss soon rises")
 a = p.parse_args()
 
 torch.set_num_threads(1)
@@ -32,6 +34,7 @@ x = torch.randn(n + 128, 1, 4, d // 4 * 1, generator=g)            # small "imag
 w = torch.randn(x[0].numel(), generator=g)
 y = ((x.flatten(1) @ w) > 0).long()
 xt, yt, xv, yv = x[:n], y[:n], x[n:], y[n:]
+if a.noisy_valid: yv = torch.randint(0, 2, (len(xv),), generator=g)
 
 if a.loader == "tensorloader":
     from mlcourse.data import TensorLoader, Augment
@@ -54,9 +57,10 @@ def acc(preds, targets): return (preds.argmax(1) == targets).float().mean()
 
 hist = fit(model, train_dl, valid_dl, epochs=a.epochs, loss_fn=nn.CrossEntropyLoss(), lr=3e-3, metrics=[acc],
            checkpoint_dir=a.ckpt, resume=a.resume, device="cpu", precision="fp32", channels_last=False,
-           progress=False, callbacks=[Tell()], sched="onecycle")
+           progress=False, callbacks=[Tell()], sched="onecycle", early_stop=a.early_stop)
 rank = int(os.environ.get("RANK", 0))
 if rank == 0:
     if a.ddp: json.dump(hist.records[-1], open(a.out, "w"))
     else: torch.save({k: v.clone() for k, v in model.state_dict().items()}, a.out)
+    if a.early_stop: json.dump({"epochs": len(hist), "best_epoch": hist.best_epoch}, open(f"{a.out}.json", "w"))
 print("done", flush=True)
