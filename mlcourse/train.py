@@ -9,7 +9,7 @@ __all__ = ['OPTIMIZERS', 'CKPT_FORMAT', 'EVENTS', 'REQUEUE_STATUS', 'History', '
            'TensorShare', 'metric_name', 'call_metric', 'evaluate', 'Run', 'track', 'Progress', 'BestWeights',
            'Checkpoint', 'Interrupts', 'fit', 'predict', 'predict_ensemble', 'pseudo_labels', 'LRFind', 'lr_find']
 
-# %% ../nbs/07_train.ipynb #6cc4d499
+# %% ../nbs/07_train.ipynb #da7c2c48
 import os, sys, io, time, math, random, signal, threading, warnings, pickle, inspect, importlib.util
 from pathlib import Path
 import numpy as np
@@ -21,7 +21,7 @@ from fastcore.basics import patch
 from .core import get_device, in_slurm, in_notebook
 from .data import TensorLoader
 
-# %% ../nbs/07_train.ipynb #85d5817e
+# %% ../nbs/07_train.ipynb #cd0cd221
 def _lower_is_better(monitor): return "loss" in monitor or "error" in monitor
 
 class History:
@@ -76,7 +76,7 @@ def _fmt_record(r):
         else: out.append(f"{k} {v}")
     return "  ".join(out)
 
-# %% ../nbs/07_train.ipynb #fdd07df8
+# %% ../nbs/07_train.ipynb #4b4b6e71
 OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop,
               "adadelta": torch.optim.Adadelta,
               "sgd": lambda params, **kw: torch.optim.SGD(params, momentum=0.9, **kw)}
@@ -104,7 +104,7 @@ def make_sched(sched, # "onecycle", "cosine", "step", "none"/None, or a factory 
     if sched == "step": return torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, math.ceil(total_steps / 3)), gamma=0.1)
     raise ValueError(f"Unknown schedule {sched!r}: use 'onecycle', 'cosine', 'step', 'none', or a function (opt, total_steps) -> scheduler.")
 
-# %% ../nbs/07_train.ipynb #234be0a2
+# %% ../nbs/07_train.ipynb #1d132fd7
 def cpu_has_bf16() -> bool:
     "True when this CPU does bf16 arithmetic natively (AVX512-BF16 or AMX)."
     cap = str(getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")())
@@ -138,7 +138,7 @@ def resolve_channels_last(channels_last, model, device, precision) -> bool:
     dev = torch.device(device)
     return _has_conv2d(model) and (dev.type == "cpu" or (dev.type == "cuda" and precision != "fp32"))
 
-# %% ../nbs/07_train.ipynb #d9a2151e
+# %% ../nbs/07_train.ipynb #ef1b30b4
 def _loader_gens(dl) -> dict:
     "The torch.Generator objects a loader draws its order (and augmentation) from, by name."
     gens = {}
@@ -179,7 +179,7 @@ def set_rng_state(state:dict, dl=None):
     for k, s in state["loader"].items():
         if k in gens: gens[k].set_state(s)
 
-# %% ../nbs/07_train.ipynb #b8663d3c
+# %% ../nbs/07_train.ipynb #09e57f8e
 CKPT_FORMAT = "mlcourse-checkpoint-1"
 
 def save_checkpoint(obj:dict, # plain data: tensors, numbers, strings, lists, dicts
@@ -221,7 +221,7 @@ def load_checkpoint(path, # a checkpoint file written by `fit` (or any weights-o
     except (RuntimeError, EOFError) as e:
         raise RuntimeError(f"Checkpoint {path} is damaged or incomplete ({e}). Delete it, or resume from another checkpoint.") from None
 
-# %% ../nbs/07_train.ipynb #7462b926
+# %% ../nbs/07_train.ipynb #c6270be2
 EVENTS = ("before_fit", "before_epoch", "after_batch", "after_epoch", "after_fit")
 
 class Callback:
@@ -240,7 +240,7 @@ class LambdaCB(Callback):
             if k not in EVENTS: raise ValueError(f"Unknown event {k!r}: the events are {EVENTS}.")
             setattr(self, k, f)
 
-# %% ../nbs/07_train.ipynb #0e06f824
+# %% ../nbs/07_train.ipynb #2eb7edd8
 def batch_to(b, device, channels_last:bool=False):
     "Move a tensor (or a tuple/list/dict of them) to `device`; 4-D tensors to channels_last when asked."
     if isinstance(b, torch.Tensor):
@@ -265,7 +265,7 @@ def _autocast(device, precision):
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     return torch.autocast(torch.device(device).type, dtype=dtype, enabled=precision != "fp32")
 
-# %% ../nbs/07_train.ipynb #db2644b5
+# %% ../nbs/07_train.ipynb #7890a881
 def _float(o):
     "A model's output in float32: a tensor, or a tuple/list/dict of them."
     if isinstance(o, torch.Tensor): return o.float() if o.is_floating_point() else o
@@ -287,7 +287,7 @@ def pick_output(out, # what the model returned
     raise TypeError(f"The model returned a {type(out).__name__}; metrics and predict need a tensor, or a tuple, list "
                     "or dict of tensors. Pass output= (a key, an index or a function) to say which tensor to use.")
 
-# %% ../nbs/07_train.ipynb #bc292a04
+# %% ../nbs/07_train.ipynb #a64a8d3c
 @torch.no_grad()
 def _outputs(model, dl, device, precision="fp32", channels_last=False, loss_fn=None, tta=False, activation=None, output=None):
     "(preds, targets, loss_sum, count) over a whole loader, in the loader's order."
@@ -316,7 +316,7 @@ def _activate(p, activation):
     if callable(activation): return activation(p)
     raise ValueError(f"activation={activation!r}: use None (logits), 'sigmoid' (multi-label), 'softmax' (multi-class) or a function.")
 
-# %% ../nbs/07_train.ipynb #df66809a
+# %% ../nbs/07_train.ipynb #688922b5
 def _dist_on(): return dist.is_available() and dist.is_initialized()
 def rank() -> int: return dist.get_rank() if _dist_on() else 0
 def world_size() -> int: return dist.get_world_size() if _dist_on() else 1
@@ -341,7 +341,7 @@ def _on_device(t, device, what:str):
                            f"{need}; NCCL needs every collective's tensors on the process's own GPU.")
     return t
 
-# %% ../nbs/07_train.ipynb #f763fb6b
+# %% ../nbs/07_train.ipynb #54541109
 def _share(order, r:int, w:int, pad:bool=True):
     "Items r, r+w, r+2w, ... of `order`; with `pad`, the order first wraps around to a multiple of w."
     if pad and len(order) % w: order = torch.cat([order, order[:w - len(order) % w]])
@@ -357,7 +357,7 @@ def _same_order(draw, device):
     dist.broadcast(_on_device(order, device, "the epoch's order"), 0)
     return order.cpu()
 
-# %% ../nbs/07_train.ipynb #89c84eec
+# %% ../nbs/07_train.ipynb #377165bb
 class RankShare(torch.utils.data.Sampler):
     "Under torchrun: this process's share of the indices that `sampler` draws on process 0."
     def __init__(self, sampler, device, pad:bool=True): self.sampler, self.device, self.pad = sampler, device, pad
@@ -378,7 +378,7 @@ class _Shard(torch.utils.data.Sampler):
     def __iter__(self): return iter(range(self.rank, self.n, self.world))
     def __len__(self): return len(range(self.rank, self.n, self.world))
 
-# %% ../nbs/07_train.ipynb #e13b8b0b
+# %% ../nbs/07_train.ipynb #a4c4940e
 class TensorShare:
     "Under torchrun: this process's batches of a `TensorLoader` (its order drawn on process 0, then shared)."
     def __init__(self, dl, device, train:bool):
@@ -399,7 +399,7 @@ class TensorShare:
     def state_dict(self): return self.dl.state_dict()
     def load_state_dict(self, state): return self.dl.load_state_dict(state)
 
-# %% ../nbs/07_train.ipynb #8f58486a
+# %% ../nbs/07_train.ipynb #929427a4
 def _rebuild(dl, sampler):
     return DataLoader(dl.dataset, batch_size=dl.batch_size, sampler=sampler, num_workers=dl.num_workers,
                       collate_fn=dl.collate_fn, pin_memory=dl.pin_memory, drop_last=dl.drop_last, timeout=dl.timeout,
@@ -445,7 +445,7 @@ def _sync_buffers(model, device):
     "Process 0's buffers (batch-norm statistics) to every process, so all evaluate and save the same model."
     for b in model.buffers(): dist.broadcast(_on_device(b, device, "a buffer"), 0)
 
-# %% ../nbs/07_train.ipynb #99ec93ff
+# %% ../nbs/07_train.ipynb #13afd33b
 def metric_name(m) -> str:
     "The record key of a metric: `.name`, else `__name__`, else its class name."
     return getattr(m, "name", None) or getattr(m, "__name__", None) or type(m).__name__
@@ -475,7 +475,7 @@ def evaluate(model, dl, loss_fn=None, metrics=(), *, device=None, precision="fp3
     for m in metrics: out[metric_name(m)] = call_metric(m, preds, targs)
     return out
 
-# %% ../nbs/07_train.ipynb #52d6ea51
+# %% ../nbs/07_train.ipynb #ac361922
 class Run:
     "The state of one `fit` call, handed to callbacks."
     def __init__(self, model, train_dl, valid_dl=None, *, epochs, loss_fn, lr, opt="adamw", sched="onecycle",
@@ -513,7 +513,7 @@ class Run:
 
     def autocast(self): return _autocast(self.device, self.precision)
 
-# %% ../nbs/07_train.ipynb #f6e5d945
+# %% ../nbs/07_train.ipynb #968fed51
 @patch
 def batches(self:Run):
     "This epoch's training batches, on the device."
@@ -530,7 +530,7 @@ def batches(self:Run):
         xb, yb = _pair(b)
         yield batch_to(xb, self.device, self.channels_last), batch_to(yb, self.device)
 
-# %% ../nbs/07_train.ipynb #b036c6a1
+# %% ../nbs/07_train.ipynb #d14d5f28
 @patch
 def check(self:Run, loss):
     "Stop with a clear error when the loss is NaN or infinite (before it reaches the weights); returns the loss."
@@ -563,7 +563,7 @@ def train_loss(self:Run):
     s, n = _all_sum(self.train_sum, self.train_n, device=self.device)
     return s / max(n, 1)
 
-# %% ../nbs/07_train.ipynb #b323f731
+# %% ../nbs/07_train.ipynb #00efef68
 @patch
 def state_dict(self:Run) -> dict:
     "Everything needed to continue exactly: a checkpoint (plain data only)."
@@ -589,7 +589,7 @@ def load_state_dict(self:Run, ck:dict):
         set_rng_state(ck["rng_epoch"], self.train_dl)
     else: set_rng_state(ck["rng"], self.train_dl)
 
-# %% ../nbs/07_train.ipynb #4db70df1
+# %% ../nbs/07_train.ipynb #188d5a1d
 @patch
 def close(self:Run):
     "Put signal handlers back, close bars, leave a process group `fit` created."
@@ -608,7 +608,7 @@ def result(self:Run) -> History:
         print(f"interrupted at epoch {self.epoch + 1}, batch {self.batch}: returning the history so far", flush=True)
     return self.history
 
-# %% ../nbs/07_train.ipynb #3d7c0dce
+# %% ../nbs/07_train.ipynb #08017615
 def _live(bar=None) -> bool:
     "Show live widgets? Only in a Jupyter kernel with ipywidgets, not under Slurm, nbdev_test or MLCOURSE_PROGRESS=log."
     if bar is not None: return bool(bar)
@@ -635,7 +635,7 @@ def track(items, # what to loop over (runs, seeds, configurations)
     finally:
         if pb is not None: pb.close()
 
-# %% ../nbs/07_train.ipynb #6f3a32db
+# %% ../nbs/07_train.ipynb #00c3c9f0
 class Progress(Callback):
     "A live bar and a growing epoch table in Jupyter; elsewhere one line per epoch and at most one per `log_every` seconds."
     order = 10
@@ -655,7 +655,7 @@ class Progress(Callback):
             self.pbar.n = run.epoch * len(run.train_dl) + run.batch   # right after a resume, too
             self.pbar.set_description(f"epoch {run.epoch + 1}/{run.epochs}")
 
-# %% ../nbs/07_train.ipynb #d10ccb2f
+# %% ../nbs/07_train.ipynb #628327dd
 @patch
 def after_batch(self:Progress, run):
     if not self.on: return
@@ -688,7 +688,7 @@ def after_fit(self:Progress, run):
 def close(self:Progress):
     if self.pbar is not None: self.pbar.close(); self.pbar = None
 
-# %% ../nbs/07_train.ipynb #c0644da4
+# %% ../nbs/07_train.ipynb #f7c86688
 class BestWeights(Callback):
     "Track the best epoch by `monitor`; early-stop after `patience` epochs without improvement; restore the best."
     order = 20
@@ -714,7 +714,7 @@ class BestWeights(Callback):
                 self.state = {k: t.detach().to("cpu", copy=True) for k, t in run.model.state_dict().items()}
                 run.improved = True
 
-# %% ../nbs/07_train.ipynb #aaba194c
+# %% ../nbs/07_train.ipynb #ae5d33fd
 @patch
 def after_epoch(self:BestWeights, run):
     run.improved = False
@@ -732,7 +732,7 @@ def after_fit(self:BestWeights, run):
         run.model.load_state_dict(self.state)
         run.history.best_epoch = self.best_epoch
 
-# %% ../nbs/07_train.ipynb #1d853395
+# %% ../nbs/07_train.ipynb #47b5d6b2
 class Checkpoint(Callback):
     "Atomic `last.pt` every epoch (and on interruption), `best.pt` on improvement; resume from `last.pt`."
     order = 30
@@ -765,9 +765,10 @@ class Checkpoint(Callback):
     def after_fit(self, run):
         if run.interrupt is not None:
             self.save(run)
+            if run.world > 1: dist.barrier()  # no process exits (and gets its siblings killed) before process 0 has saved
             if run.rank == 0: print(f"checkpoint saved to {run.checkpoint_path}; fit(..., resume=True) continues from it", flush=True)
 
-# %% ../nbs/07_train.ipynb #73da5c4a
+# %% ../nbs/07_train.ipynb #bc11407c
 REQUEUE_STATUS = 124  # exit status after SIGUSR1/SIGTERM: "checkpointed, please requeue me"
 
 class Interrupts(Callback):
@@ -797,7 +798,7 @@ class Interrupts(Callback):
         for s, h in self.old.items(): signal.signal(s, h)
         self.old = {}
 
-# %% ../nbs/07_train.ipynb #6b61acdf
+# %% ../nbs/07_train.ipynb #e5d2b25c
 def fit(model:nn.Module, train_dl, valid_dl=None, *,
         epochs:int, # passes over the training data
         loss_fn, # loss_fn(preds, targets) -> scalar; preds are the model's raw outputs (logits)
@@ -862,7 +863,7 @@ def fit(model:nn.Module, train_dl, valid_dl=None, *,
     finally: run.close()
     return run.result()
 
-# %% ../nbs/07_train.ipynb #597b412f
+# %% ../nbs/07_train.ipynb #14ba2ccb
 def _in_order(dl):
     "The loader, reading its dataset in order."
     if isinstance(dl, DataLoader):
@@ -891,7 +892,7 @@ def predict(model:nn.Module, dl, *,
                                   tta=tta, activation=activation, output=output)
     return batch_to(preds, "cpu"), batch_to(targs, "cpu")
 
-# %% ../nbs/07_train.ipynb #b95a140a
+# %% ../nbs/07_train.ipynb #89554cdc
 def predict_ensemble(models, dl, *,
                      activation="softmax", # applied to each model's outputs before averaging (None: average logits)
                      tta:bool=False, # each model also predicts on mirrored inputs
@@ -934,7 +935,7 @@ def pseudo_labels(probs, # probabilities (N, C), one class per image (softmax), 
     keep = torch.nonzero(keep).flatten()
     return keep, cls[keep], conf[keep]
 
-# %% ../nbs/07_train.ipynb #e946fc5c
+# %% ../nbs/07_train.ipynb #c5a03c99
 class LRFind:
     "The result of `lr_find`: `.lrs`, `.losses` (smoothed), `.suggestion`, and `.plot()`."
     def __init__(self, lrs, losses): self.lrs, self.losses = lrs, losses

@@ -1,14 +1,13 @@
 #!/bin/bash
-# Several GPUs of one Puhti node with torchrun (DistributedDataParallel, NCCL), checkpointed and requeued.
-#   sbatch slurm/train_ddp.sh my_train.py [args...]
-# fit notices torchrun by itself: one process per GPU, a DistributedSampler for DataLoaders, metrics over all
-# processes, log lines and checkpoints from process 0 only. Nothing in my_train.py changes.
+# Train with your script on all V100s of one Puhti node with torchrun (DistributedDataParallel); checkpointed and
+# requeued like train_gpu.sh. fit notices torchrun by itself (one process per GPU, metrics over all processes,
+# log lines and checkpoints from process 0), so the script is the same as for one GPU.
+#   sbatch slurm/train_ddp.sh slurm/train_fashion.py [args...]                   # from the checkout's root
 #SBATCH --job-name=mlcourse-ddp
-#SBATCH --account=project_XXXXXXX
 #SBATCH --partition=gpu
 #SBATCH --nodes=1
-#SBATCH --ntasks=1
-#SBATCH --gres=gpu:v100:4
+#SBATCH --ntasks=1                       # one torchrun, which starts one process per GPU
+#SBATCH --gres=gpu:v100:4,nvme:10
 #SBATCH --cpus-per-task=40               # 10 per GPU
 #SBATCH --mem=320G
 #SBATCH --time=02:00:00
@@ -17,31 +16,18 @@
 #SBATCH --requeue
 #SBATCH --signal=B:USR1@180
 
-set -u
-SCRIPT=${1:-train.py}; shift || true
-MAX_RESTARTS=${MAX_RESTARTS:-10}
-NGPU=${SLURM_GPUS_ON_NODE:-4}
-module load pytorch
-export MLCOURSE_DATA=${MLCOURSE_DATA:-/scratch/${SLURM_JOB_ACCOUNT:-project}/${USER:-$(id -un)}/mlcourse-data}
-export OMP_NUM_THREADS=$(( ${SLURM_CPUS_PER_TASK:-$NGPU} / NGPU ))
-echo "== job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}, $NGPU GPUs on $(hostname), $(date)"
+set -uo pipefail
+MLCOURSE_ROOT=${MLCOURSE_ROOT:-${SLURM_SUBMIT_DIR:-$PWD}}
+[ -f "$MLCOURSE_ROOT/slurm/requeue.sh" ] || { echo "== error: $MLCOURSE_ROOT is not the mlcourse checkout: cd to it, then sbatch slurm/train_ddp.sh" >&2; exit 1; }
+[ $# -ge 1 ] || { echo "== usage: sbatch slurm/train_ddp.sh my_train.py [args...]" >&2; exit 2; }
+# shellcheck source=slurm/setup_env.sh
+source "$MLCOURSE_ROOT/slurm/setup_env.sh"
+# shellcheck source=slurm/requeue.sh
+source "$MLCOURSE_ROOT/slurm/requeue.sh"
 
-torchrun --standalone --nproc_per_node="$NGPU" "$SCRIPT" "$@" &
-pid=$!
-asked=0
-# torchrun does not pass SIGUSR1 on, so send it to its worker processes (its children) directly.
-trap 'asked=1; echo "== time limit near: asking every process to checkpoint"; pkill -USR1 -P $pid' USR1
-trap 'asked=1; pkill -TERM -P $pid' TERM
-wait $pid; rc=$?
-while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
-
-# Each worker exits with 124 after process 0 wrote the checkpoint; torchrun then reports a failure (status 1),
-# so requeue whenever we asked for the checkpoint and training did not finish.
-if [ $rc -eq 124 ] || { [ $asked -eq 1 ] && [ $rc -ne 0 ]; }; then
-  if [ "${SLURM_RESTART_COUNT:-0}" -lt "$MAX_RESTARTS" ]; then
-    echo "== checkpointed; requeueing job $SLURM_JOB_ID"; scontrol requeue "$SLURM_JOB_ID"; exit 0
-  fi
-  echo "== not requeued: $MAX_RESTARTS restarts already"
-fi
-echo "== training ended with status $rc"
-exit $rc
+NPROC=${SLURM_GPUS_ON_NODE:-4}           # processes: one per GPU of this job
+CPUS=${SLURM_CPUS_PER_TASK:-$NPROC}
+export OMP_NUM_THREADS=$(( CPUS >= NPROC ? CPUS / NPROC : 1 ))
+echo "== torchrun: $NPROC processes, $OMP_NUM_THREADS CPU threads each"
+# `python -m torch.distributed.run` is torchrun run by the venv's python, so that the workers import mlcourse.
+run_requeueable --workers python -m torch.distributed.run --standalone --nnodes=1 --nproc_per_node="$NPROC" "$@"

@@ -1,40 +1,28 @@
 #!/bin/bash
-# One GPU on CSC's Puhti, checkpointed before the time limit and requeued until training is done.
-#   sbatch slurm/train_gpu.sh my_train.py [args...]      (my_train.py calls fit(..., checkpoint_dir=..., resume=True))
+# Train with your script on one V100 of CSC's Puhti; checkpointed before the time limit and requeued until done.
+#   export SBATCH_ACCOUNT=project_<number> MLCOURSE_PROJECT=project_<number>     # once, e.g. in ~/.bashrc
+#   sbatch slurm/train_gpu.sh slurm/train_fashion.py [args...]                   # from the checkout's root
+# The script calls fit(..., checkpoint_dir=os.environ["MLCOURSE_CHECKPOINT_DIR"], resume=True); see README.md.
 #SBATCH --job-name=mlcourse
-#SBATCH --account=project_XXXXXXX        # your CSC project
 #SBATCH --partition=gpu                  # gputest for a 15-minute trial
-#SBATCH --gres=gpu:v100:1
+#SBATCH --gres=gpu:v100:1,nvme:10        # one V100, and 10 GB of the node's NVMe disk ($LOCAL_SCRATCH) for the data
 #SBATCH --cpus-per-task=10
 #SBATCH --mem=64G
 #SBATCH --time=02:00:00
 #SBATCH --output=slurm-%x-%j.out
 #SBATCH --open-mode=append               # a requeued job appends to the same log
 #SBATCH --requeue
-#SBATCH --signal=B:USR1@120              # 120 s before the limit, Slurm sends SIGUSR1 to this script (B: the batch shell)
+#SBATCH --signal=B:USR1@120              # 120 s before the limit, SIGUSR1 to this shell (B:), which passes it on
 
-set -u
-SCRIPT=${1:-train.py}; shift || true
-MAX_RESTARTS=${MAX_RESTARTS:-10}
-module load pytorch
-export MLCOURSE_DATA=${MLCOURSE_DATA:-/scratch/${SLURM_JOB_ACCOUNT:-project}/${USER:-$(id -un)}/mlcourse-data}
+set -uo pipefail
+# Slurm runs a copy of this file from its spool folder: the checkout is where sbatch was called.
+MLCOURSE_ROOT=${MLCOURSE_ROOT:-${SLURM_SUBMIT_DIR:-$PWD}}
+[ -f "$MLCOURSE_ROOT/slurm/requeue.sh" ] || { echo "== error: $MLCOURSE_ROOT is not the mlcourse checkout: cd to it, then sbatch slurm/train_gpu.sh" >&2; exit 1; }
+[ $# -ge 1 ] || { echo "== usage: sbatch slurm/train_gpu.sh my_train.py [args...]" >&2; exit 2; }
+# shellcheck source=slurm/setup_env.sh
+source "$MLCOURSE_ROOT/slurm/setup_env.sh"
+# shellcheck source=slurm/requeue.sh
+source "$MLCOURSE_ROOT/slurm/requeue.sh"
+
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
-echo "== job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}, on $(hostname), $(date)"
-
-python -u "$SCRIPT" "$@" &               # in the background, so that this shell can catch the signal
-pid=$!
-asked=0
-trap 'asked=1; echo "== time limit near: asking training to checkpoint"; kill -USR1 $pid' USR1
-trap 'asked=1; kill -TERM $pid' TERM
-wait $pid; rc=$?
-while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done   # 'wait' returns early when a trap runs: wait again
-
-# fit exits with status 124 (mlcourse.train.REQUEUE_STATUS) after writing its checkpoint on SIGUSR1/SIGTERM.
-if [ $rc -eq 124 ] || { [ $asked -eq 1 ] && [ $rc -ne 0 ]; }; then
-  if [ "${SLURM_RESTART_COUNT:-0}" -lt "$MAX_RESTARTS" ]; then
-    echo "== checkpointed; requeueing job $SLURM_JOB_ID"; scontrol requeue "$SLURM_JOB_ID"; exit 0
-  fi
-  echo "== not requeued: $MAX_RESTARTS restarts already"
-fi
-echo "== training ended with status $rc"
-exit $rc
+run_requeueable python -u "$@"

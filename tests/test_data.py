@@ -128,9 +128,35 @@ def test_label_stats_and_plots(y):
     assert st.attrs["unlabeled"] == int((y.sum(1) == 0).sum())
     c = cooccurrence(y, normalize=False)
     assert torch.equal(c.diag(), y.sum(0)) and torch.equal(c, c.T)
-    assert plot_label_freq(y, names).axes and plot_cooccurrence(y, names).axes
     with pytest.raises(ValueError, match="label names"):
         label_stats(y, ["a"])
+
+
+def test_label_plots_draw_the_counts(y):
+    "plot_label_freq: one bar per label (commonest on top) and one for unlabeled images, each with its count written."
+    names = list("abcdefgh")
+    counts, unlabeled = y.sum(0).long().tolist(), int((y.sum(1) == 0).sum())
+    fig = plot_label_freq(y, names)
+    ax, = fig.axes
+    bars = [(t.get_text(), int(b.get_width())) for t, b in zip(ax.get_yticklabels(), ax.patches)]
+    assert bars == [("(no label)", unlabeled)] + sorted(zip(names, counts), key=lambda nc: nc[1])
+    assert [t.get_text() for t in ax.texts] == [f" {v}" for _, v in bars]
+    assert ax.get_xlabel() == "images" and ax.get_title() == f"{len(y)} images, {y.sum(1).mean():.2f} labels per image"
+    # plot_cooccurrence: P(column | row) as the colours and the numbers, diagonal blank; counts when not normalised
+    fig = plot_cooccurrence(y, names)
+    ax = fig.axes[0]
+    shown, want = ax.images[0].get_array(), cooccurrence(y).numpy()
+    off = ~np.eye(8, dtype=bool)
+    assert (np.ma.getmaskarray(shown) == ~off).all()  # the diagonal is blank
+    np.testing.assert_allclose(np.ma.getdata(shown)[off], want[off], rtol=1e-6)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [t.get_text() for t in ax.get_yticklabels()] == names
+    assert [t.get_text() for t in ax.texts] == [f"{want[i, j]:.2f}" for i in range(8) for j in range(8) if i != j]
+    assert ax.get_title() == "P(column label | row label)"
+    ax = plot_cooccurrence(y, names, normalize=False).axes[0]
+    c = cooccurrence(y, normalize=False)
+    assert [t.get_text() for t in ax.texts] == [str(int(c[i, j])) for i in range(8) for j in range(8) if i != j]
+    assert ax.get_title() == "images with both labels"
+
 
 
 # ---- TensorLoader and Augment ----------------------------------------------------------------------------
@@ -196,6 +222,30 @@ def test_rare_label_sampler(y):
     assert RareLabelSampler(y, power=0.0).weights.unique().tolist() == [1.0]
     dl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(y), batch_size=100, sampler=RareLabelSampler(y, seed=0))
     assert torch.equal(torch.cat([b[0] for b in dl]), y[idx])
+
+
+
+def test_rare_label_sampler_is_torchs_weighted_sampler(y):
+    "The same draws as WeightedRandomSampler with its weights, and a generator the resume code finds and restores."
+    from mlcourse.train import rng_state, set_rng_state
+    s = RareLabelSampler(y, power=0.5, num_samples=300, seed=3)
+    assert isinstance(s, torch.utils.data.WeightedRandomSampler) and s.replacement and len(s) == 300
+    wrs = torch.utils.data.WeightedRandomSampler(s.weights, 300, generator=torch.Generator().manual_seed(3))
+    ours, theirs = [list(s) for _ in range(2)], [list(wrs) for _ in range(2)]
+    assert ours == theirs and ours[0] != ours[1]  # torch's draws, epoch by epoch, new ones each epoch
+    dl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(y), batch_size=64, sampler=RareLabelSampler(y, seed=4))
+    state = rng_state(dl)
+    assert "sampler.generator" in state["loader"]
+    first = torch.cat([b[0] for b in dl])
+    assert not torch.equal(torch.cat([b[0] for b in dl]), first)  # the next epoch draws other images
+    set_rng_state(state, dl)
+    assert torch.equal(torch.cat([b[0] for b in dl]), first)      # restored: the same epoch again
+    tl = TensorLoader(torch.zeros(len(y), 1, 2, 2), y, bs=64, sampler=RareLabelSampler(y, seed=4), device="cpu")
+    st = tl.state_dict()
+    assert set(st) == {"sampler"}
+    first = torch.cat([yb for _, yb in tl])
+    tl.load_state_dict(st)
+    assert torch.equal(torch.cat([yb for _, yb in tl]), first)
 
 
 def test_show_batch():

@@ -213,52 +213,160 @@ def _saved(fig, tmp_path, name):
     plt.close(fig)
 
 
+def _ticks(labels): return [t.get_text() for t in labels]
+
+
+def _heat(ax):
+    "What a seaborn heatmap shows: its colour values (rows, cols) and its cell texts, row by row."
+    v = np.asarray(ax.collections[0].get_array())
+    n_rows, n_cols = len(ax.get_yticklabels()), len(ax.get_xticklabels())
+    return v.reshape(n_rows, n_cols), np.array([t.get_text() for t in ax.texts], dtype=object).reshape(n_rows, n_cols)
+
+
+def _pct_text(v): return "" if v == 0 else "<1" if v < 0.005 else f"{100 * v:.0f}"
+
+
+def _count_text(v): return "" if v == 0 else str(int(v))
+
+
 @pytest.mark.parametrize("c", [2, 10, 26])
 @pytest.mark.parametrize("normalize", [False, True, "pred", "all"])
 def test_plot_confusion_matrix_multiclass(tmp_path, c, normalize):
+    "Names on both axes, true in rows, scikit-learn's (normalised) matrix as colours, counts or % written in the cells."
     scores, y = _multiclass(n=40 * c, c=c)
-    _saved(plot_confusion_matrix(scores, y, [f"class {i}" for i in range(c)], normalize=normalize), tmp_path, "cm.png")
+    names = [f"class {i}" for i in range(c)]
+    fig = plot_confusion_matrix(scores, y, names, normalize=normalize)
+    ax, cbar = fig.axes
+    assert _ticks(ax.get_xticklabels()) == names and _ticks(ax.get_yticklabels()) == names
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    counts = skm.confusion_matrix(y.numpy(), scores.argmax(1).numpy(), labels=range(c))
+    acc = np.trace(counts) / counts.sum()
+    assert ax.get_title() == f"confusion matrix (accuracy {acc:.1%}, n={counts.sum()})"
+    sk_norm = {False: None, True: "true", "pred": "pred", "all": "all"}[normalize]
+    want = skm.confusion_matrix(y.numpy(), scores.argmax(1).numpy(), labels=range(c), normalize=sk_norm)
+    colours, texts = _heat(ax)
+    np.testing.assert_allclose(colours, want, atol=1e-9)
+    fmt = _count_text if normalize is False else _pct_text
+    assert texts.tolist() == [[fmt(v) for v in row] for row in want]
+    assert cbar.get_ylabel() == {False: "count", True: "% of row", "pred": "% of column", "all": "% of all"}[normalize]
+    _saved(fig, tmp_path, "cm.png")
 
 
 def test_plot_confusion_matrix_multilabel_grid(tmp_path):
+    "One 2x2 per label, titled with its positives, counts from scikit-learn's multilabel_confusion_matrix."
     P, Y = _multilabel(L=7)
     fig = plot_confusion_matrix(P, Y, list("abcdefg"))
-    assert sum(a.has_data() for a in fig.axes) == 7
-    assert "(n=" in fig.axes[0].get_title()
+    want = skm.multilabel_confusion_matrix(Y.numpy(), (P >= 0.5).numpy())
+    assert len(fig.axes) == 10 and [a.axison for a in fig.axes] == [True] * 7 + [False] * 3  # a 2x5 grid, 3 left blank
+    for i, ax in enumerate(fig.axes[:7]):
+        assert ax.get_title() == f"{'abcdefg'[i]} (n={int(Y[:, i].sum())})"
+        assert _ticks(ax.get_xticklabels()) == _ticks(ax.get_yticklabels()) == ["no", "yes"]
+        colours, texts = _heat(ax)
+        assert texts.tolist() == [[_count_text(v) for v in row] for row in want[i]]
+        np.testing.assert_allclose(colours, want[i] / want[i].sum(1, keepdims=True))  # colour: share of the true row
+    assert [a.get_xlabel() for a in fig.axes[:7]] == [""] * 5 + ["predicted"] * 2  # only under the bottom row
+    assert [a.get_ylabel() for a in fig.axes[:7]] == ["true", "", "", "", "", "true", ""]
+    assert fig._suptitle.get_text().startswith("per-label confusion: rows true")
     _saved(fig, tmp_path, "grid.png")
-    _saved(plot_confusion_matrix(P, Y, normalize=True, ncols=3), tmp_path, "grid_norm.png")
+    fig = plot_confusion_matrix(P, Y, normalize=True, ncols=3)
+    assert len(fig.axes) == 9 and fig.axes[0].get_title() == f"0 (n={int(Y[:, 0].sum())})"
+    texts = _heat(fig.axes[2])[1]
+    assert texts.tolist() == [[_pct_text(v) for v in row] for row in want[2] / want[2].sum(1, keepdims=True)]
+    _saved(fig, tmp_path, "grid_norm.png")
     with pytest.raises(ValueError, match="not understood"):
         plot_confusion_matrix(P, Y, normalize="rows")
 
 
 def test_plot_label_confusion(tmp_path):
+    "Cell (i, j): images whose true label i was missed while label j was predicted but not true; diagonal empty."
     P, Y = _multilabel()
-    _saved(plot_label_confusion(P, Y, list("abcde")), tmp_path, "lc.png")
-    _saved(plot_label_confusion(P, Y, normalize=True, only_missed=False), tmp_path, "lc_norm.png")
+    yes, t = (P >= 0.5).numpy(), Y.numpy().astype(bool)
+    L = Y.shape[1]
+    want = np.array([[0 if i == j else int((t[:, i] & ~yes[:, i] & yes[:, j] & ~t[:, j]).sum()) for j in range(L)]
+                     for i in range(L)])
+    assert want.sum() > 0
+    fig = plot_label_confusion(P, Y, list("abcde"))
+    ax = fig.axes[0]
+    colours, texts = _heat(ax)
+    np.testing.assert_array_equal(colours, want)
+    assert texts.tolist() == [[_count_text(v) for v in row] for row in want]
+    assert _ticks(ax.get_xticklabels()) == _ticks(ax.get_yticklabels()) == list("abcde")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted, but not true", "true, but missed")
+    assert fig.axes[1].get_ylabel() == "images"
+    _saved(fig, tmp_path, "lc.png")
+    fig = plot_label_confusion(P, Y, normalize=True, only_missed=False)
+    ax = fig.axes[0]
+    every = np.array([[0 if i == j else int((t[:, i] & yes[:, j] & ~t[:, j]).sum()) for j in range(L)] for i in range(L)])
+    np.testing.assert_allclose(_heat(ax)[0], every / t.sum(0)[:, None])
+    assert ax.get_ylabel() == "true" and _ticks(ax.get_xticklabels()) == [str(j) for j in range(L)]
+    assert fig.axes[1].get_ylabel() == "% of the row label's images"
+    _saved(fig, tmp_path, "lc_norm.png")
+
+
+def _left_title(ax):
+    "The left-aligned title (text and colour) of an axis."
+    t = next(c for c in ax.get_children() if isinstance(c, matplotlib.text.Text) and c.get_text() == ax.get_title(loc="left"))
+    return t.get_text(), t.get_color()
 
 
 @pytest.mark.parametrize("shape,dtype", [((30, 1, 16, 16), torch.uint8), ((30, 3, 16, 16), torch.float32),
                                          ((30, 16, 16), torch.float32)])
 def test_plot_top_losses(tmp_path, shape, dtype):
+    "The k worst items in loss order: each image drawn as given, titled with loss, true and predicted labels."
     g = torch.Generator().manual_seed(0)
     imgs = (torch.rand(shape, generator=g) * (255 if dtype == torch.uint8 else 1)).to(dtype)
     logits, y = torch.randn(30, 3, generator=g), torch.randint(0, 3, (30,), generator=g)
-    _saved(plot_top_losses(imgs, logits, y, ["a", "b", "c"], k=5), tmp_path, "top.png")
+    fig = plot_top_losses(imgs, logits, y, ["a", "b", "c"], k=5)
+    losses = F.cross_entropy(logits, y, reduction="none")
+    order, probs = losses.argsort(descending=True)[:5], logits.softmax(1)
+    assert len(fig.axes) == 8 and [a.axison for a in fig.axes[5:]] == [False] * 3  # 2 rows of 4, 3 blank
+    for ax, i in zip(fig.axes, order.tolist()):
+        t, p = y[i].item(), probs[i].argmax().item()
+        text, colour = _left_title(ax)
+        assert text == f"loss {losses[i]:.2f}\ntrue: {'abc'[t]} {probs[i, t]:.2f}\npred: {'abc'[p]} {probs[i, p]:.2f}"
+        assert colour == ("darkgreen" if t == p else "firebrick")
+        shown = imgs[i].float().squeeze() / (255 if dtype == torch.uint8 else 1)
+        np.testing.assert_allclose(np.asarray(ax.images[0].get_array()).squeeze(), shown.permute(*(1, 2, 0) if shown.ndim == 3 else (0, 1)).numpy(), atol=1e-6)
+    _saved(fig, tmp_path, "top.png")
     Y = (torch.rand(30, 3, generator=g) > 0.5).float()
-    _saved(plot_top_losses(imgs, logits, Y, ["a", "b", "c"], k=4, ncols=2), tmp_path, "top_ml.png")
-    _saved(plot_top_losses(imgs, logits, y, idxs=[0, 1]), tmp_path, "idxs.png")
+    fig = plot_top_losses(imgs, logits, Y, ["a", "b", "c"], k=4, ncols=2)
+    bce = F.binary_cross_entropy_with_logits(logits, Y, reduction="none").mean(1)
+    i = bce.argmax().item()
+    true = [n for n, v in zip("abc", Y[i].tolist()) if v]
+    pred = sorted([(-p, n) for n, p in zip("abc", torch.sigmoid(logits[i]).tolist()) if p >= 0.5])
+    text = _left_title(fig.axes[0])[0]
+    assert text.startswith(f"loss {bce[i]:.2f}\ntrue: {', '.join(true) or '-'}\npred: ")
+    assert text.split("pred: ")[1].split(", ")[0].split(" ")[0] == (pred[0][1] if pred else "-")
+    assert len(fig.axes) == 4
+    _saved(fig, tmp_path, "top_ml.png")
+    fig = plot_top_losses(imgs, logits, y, idxs=[0, 1])
+    assert [_left_title(a)[0].split("\n")[0] for a in fig.axes] == [f"loss {losses[0]:.2f}", f"loss {losses[1]:.2f}"]
+    assert _left_title(fig.axes[0])[0].split("\n")[1].startswith(f"true: {y[0].item()} ")
+    _saved(fig, tmp_path, "idxs.png")
     with pytest.raises(ValueError, match="same"):
         plot_top_losses(imgs[:10], logits, y)
 
 
 def test_plot_history(tmp_path):
+    "Train and valid loss on the left, the metrics on the right, each line the records' values by epoch."
     recs = [{"epoch": e, "train_loss": 1 / (e + 1), "valid_loss": 1.1 / (e + 1), "accuracy": 0.5 + 0.05 * e,
              "time": 2.0} for e in range(5)]
-    fig = plot_history(recs)
-    assert len(fig.axes) == 2 and [l.get_label() for l in fig.axes[1].lines] == ["accuracy"]
+    fig = plot_history(recs, title="run 1")
+    left, right = fig.axes
+    assert [l.get_label() for l in left.lines] == ["train loss", "valid loss"]
+    for line, key in zip(left.lines, ("train_loss", "valid_loss")):
+        assert list(line.get_xdata()) == list(range(5)) and np.allclose(line.get_ydata(), [r[key] for r in recs])
+    assert [l.get_label() for l in right.lines] == ["accuracy"]
+    assert np.allclose(right.lines[0].get_ydata(), [r["accuracy"] for r in recs])
+    assert (left.get_xlabel(), left.get_ylabel(), left.get_title()) == ("epoch", "loss", "loss")
+    assert (right.get_xlabel(), right.get_title()) == ("epoch", "metrics (validation)")
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["train loss", "valid loss"]
+    assert fig._suptitle.get_text() == "run 1"
     _saved(fig, tmp_path, "hist.png")
     class History: records = recs
-    _saved(plot_history(History(), metrics=[]), tmp_path, "hist_loss.png")
+    fig = plot_history(History(), metrics=[])
+    assert len(fig.axes) == 1 and [l.get_label() for l in fig.axes[0].lines] == ["train loss", "valid loss"]
+    _saved(fig, tmp_path, "hist_loss.png")
     with pytest.raises(ValueError, match="per-epoch dicts"):
         plot_history([])
 

@@ -67,6 +67,44 @@ def test_focal_reduces_to_ce_and_downweights_easy():
     assert easy < 0.01 * F.binary_cross_entropy_with_logits(torch.tensor([5.]), torch.tensor([1.]))
 
 
+
+@pytest.mark.parametrize("alpha", [0.25, [0.1, 0.25, 0.5, 0.9], (0.3, 0.3, 0.6, 0.6), torch.tensor([0.2, 0.4, 0.6, 0.8])])
+def test_focal_alpha_multilabel(alpha):
+    "A float or one weight per label: positives weighed by alpha, negatives by 1 - alpha, label by label."
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 4, generator=g), (torch.rand(32, 4, generator=g) < 0.3).float()
+    a = torch.as_tensor(alpha, dtype=torch.float32)
+    p_t = torch.where(y.bool(), torch.sigmoid(x), 1 - torch.sigmoid(x))
+    want = (a * y + (1 - a) * (1 - y)) * (1 - p_t) ** 2 * -torch.log(p_t)
+    assert torch.allclose(FocalLoss(alpha=alpha, reduction="none")(x, y), want, atol=1e-6)
+    assert torch.allclose(FocalLoss(alpha=alpha)(x, y), want.mean(), atol=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [0.5, [0.2, 1, 1, 3, 1], torch.tensor([1., 2, 3, 4, 5])])
+def test_focal_alpha_multiclass(alpha):
+    "A float weighs every class the same; a list weighs each example by its class."
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(40, 5, generator=g), torch.randint(0, 5, (40,), generator=g)
+    w = torch.as_tensor(alpha, dtype=torch.float32).expand(5)[y]
+    ce = F.cross_entropy(x, y, reduction="none")
+    want = w * (1 - torch.exp(-ce)) ** 2 * ce
+    assert torch.allclose(FocalLoss(alpha=alpha, reduction="none")(x, y), want, atol=1e-6)
+    assert torch.allclose(FocalLoss(gamma=0, alpha=alpha, reduction="sum")(x, y), (w * ce).sum(), atol=1e-5)
+
+
+def test_focal_alpha_errors():
+    x, y = torch.randn(8, 4), (torch.rand(8, 4) < 0.5).float()
+    xc, yc = torch.randn(8, 5), torch.randint(0, 5, (8,))
+    with pytest.raises(ValueError, match="alpha has 3 weights but the logits have 4 labels"): FocalLoss(alpha=[0.25] * 3)(x, y)
+    with pytest.raises(ValueError, match="alpha has 4 weights but the logits have 5 classes"): FocalLoss(alpha=[1.0] * 4)(xc, yc)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"): FocalLoss(alpha=[0.5, 0.5, 2.0, 0.5])(x, y)
+    with pytest.raises(ValueError, match="flat list"): FocalLoss(alpha=[[0.25, 0.25]])
+    with pytest.raises(ValueError, match="flat list"): FocalLoss(alpha=-0.5)
+    with pytest.raises(ValueError, match="reduction"): FocalLoss(reduction="avg")
+    loss = FocalLoss(alpha=[0.25] * 4)
+    assert "alpha" in dict(loss.named_buffers())  # moves with .to(device)
+
+
 def test_multi_head():
     d, l = torch.randn(6, 10), torch.randn(6, 26)
     yd, yl = torch.randint(0, 10, (6,)), torch.randint(0, 26, (6,))

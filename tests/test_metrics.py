@@ -1,12 +1,12 @@
 "Cross-checks of mlcourse.metrics against scikit-learn, and the behaviour the lessons rely on."
-import math, warnings
+import inspect, math, warnings
 import numpy as np
 import pytest
 import torch
 import sklearn.metrics as skm
 from mlcourse.metrics import (exact_match, hamming_accuracy, precision_score, recall_score, f1_score, accuracy,
                               top_k_accuracy, multilabel_report, tune_thresholds, binarize, F1Score, ExactMatch,
-                              HammingAccuracy, Accuracy, TopK, PositionalAccuracy, decode_positional, positional_accuracy,
+                              HammingAccuracy, PrecisionScore, RecallScore, Accuracy, TopK, PositionalAccuracy, decode_positional, positional_accuracy,
                               thresholds_to_dict, thresholds_from_dict, save_thresholds, load_thresholds)
 
 AVERAGES = [None, "micro", "macro", "weighted", "samples"]
@@ -71,7 +71,8 @@ def test_from_logits_equivalence():
         assert f1_score(logits, y, average=avg, from_logits=True) == pytest.approx(f1_score(probs, y, average=avg))
         assert f1_score(logits, y, average=avg, from_logits=True, threshold=th) == pytest.approx(f1_score(probs, y, average=avg, threshold=th))
     assert exact_match(logits, y, from_logits=True) == exact_match(probs, y)
-    assert F1Score("micro")(logits, y) == pytest.approx(f1_score(probs, y, average="micro"))
+    assert F1Score("micro")(logits, y, from_logits=True) == pytest.approx(f1_score(probs, y, average="micro"))
+    assert F1Score("micro", from_logits=True)(logits, y) == pytest.approx(f1_score(probs, y, average="micro"))
 
 
 def test_per_label_threshold_is_applied_per_column():
@@ -166,3 +167,98 @@ def test_positional():
     assert decode_positional(logits)[0] == "124"
     assert positional_accuracy(logits, t) == 0.5 and positional_accuracy(logits, t, per="position") == pytest.approx(0.9)
     with pytest.raises(ValueError, match="n_out=55"): positional_accuracy(torch.randn(2, 50), t)
+
+
+ORDERED = [exact_match, hamming_accuracy, precision_score, recall_score, f1_score, multilabel_report, tune_thresholds]
+
+
+@pytest.mark.parametrize("fn", ORDERED, ids=lambda f: f.__name__)
+def test_sklearn_order_is_refused(fn):
+    "(y_true, y_score): labels first, probabilities or logits second, in any dtype the labels come in."
+    probs, y = hard_case(0)
+    for labels in (y, y.int(), y.bool(), y.numpy().astype(int)):
+        with pytest.raises(ValueError, match=rf"scikit-learn's order, {fn.__name__}\(y_true, y_score\)"): fn(labels, probs)
+    with pytest.raises(ValueError, match=r"\(preds, targets\)"): fn(y, torch.logit(probs), from_logits=True)
+    with pytest.raises(ValueError, match="scikit-learn's order"): fn(y[:, 3], probs[:, 3])  # one label, 1-D
+
+
+@pytest.mark.parametrize("average", AVERAGES[1:])
+def test_right_order_matches_sklearn_and_hard_predictions_pass(average):
+    "Our order gives scikit-learn's numbers; hard 0/1 predictions are not refused, and keep precision and recall apart."
+    probs, y = hard_case(3)
+    hard = (probs >= 0.5).int()
+    for ours, theirs in PAIRS:
+        want = theirs(y.numpy(), hard.numpy(), average=average, zero_division=0)
+        assert ours(probs, y, average=average) == pytest.approx(want, abs=1e-6)
+        assert ours(hard, y, average=average) == pytest.approx(want, abs=1e-6)      # int hard predictions
+        assert ours(hard.float(), y, average=average) == pytest.approx(want, abs=1e-6)
+    assert abs(precision_score(hard, y) - recall_score(hard, y)) > 0.05  # a silent swap would show
+    assert exact_match(hard, y) == pytest.approx(skm.accuracy_score(y.numpy(), hard.numpy()))
+
+
+def test_multiclass_sklearn_order_is_refused():
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(100, 6, generator=g), torch.randint(0, 6, (100,), generator=g)
+    for fn in (accuracy, top_k_accuracy):
+        with pytest.raises(ValueError, match=rf"{fn.__name__}\(y_true, y_score\)"): fn(t, s)
+        with pytest.raises(ValueError, match="scikit-learn's order"): fn(t, s.softmax(1))
+    assert accuracy(t, s.argmax(1)) == accuracy(s.argmax(1), t) == pytest.approx(skm.accuracy_score(t.numpy(), s.argmax(1).numpy()))
+    tp = torch.randint(0, 11, (8, 5), generator=g)
+    with pytest.raises(ValueError, match="scikit-learn's order"): positional_accuracy(tp, torch.rand(8, 55, generator=g))
+
+
+OBJECTS = [(F1Score, f1_score), (PrecisionScore, precision_score), (RecallScore, recall_score),
+           (ExactMatch, exact_match), (HammingAccuracy, hamming_accuracy)]
+
+
+@pytest.mark.parametrize("obj,fn", OBJECTS, ids=lambda x: x.__name__)
+def test_objects_and_functions_take_the_same_inputs(obj, fn):
+    "Probabilities by default for both; `from_logits` on the object or on one call; a call's None keeps the object's."
+    probs, y = hard_case(2)
+    probs = probs.clamp(1e-5, 1 - 1e-5).double()
+    logits = torch.logit(probs)
+    assert obj().from_logits is False and inspect.signature(fn).parameters["from_logits"].default is False
+    want = fn(probs, y)
+    assert obj()(probs, y) == pytest.approx(want)
+    assert obj()(logits, y, from_logits=True) == pytest.approx(want)
+    assert obj(from_logits=True)(logits, y) == pytest.approx(want)
+    assert obj(from_logits=True)(logits, y, from_logits=None) == pytest.approx(want)
+    assert obj(from_logits=True)(probs, y, from_logits=False) == pytest.approx(want)
+    with pytest.raises(ValueError, match="from_logits=True"): obj()(logits, y)
+
+
+def test_every_metric_object_takes_from_logits():
+    s, t = torch.randn(30, 11 * 5), torch.randint(0, 11, (30, 5))
+    for m in (Accuracy(), TopK(3)):
+        assert "from_logits" in inspect.signature(m).parameters
+        assert m(s[:, :11], t[:, 0], from_logits=True) == m(s[:, :11].softmax(1), t[:, 0])
+    assert PositionalAccuracy()(s, t, from_logits=True) == positional_accuracy(s, t)
+
+
+def test_evaluate_tells_metrics_the_outputs_are_logits():
+    "A model whose logits are all negative but rank the positives first: F1 at threshold 0.3 needs the sigmoid."
+    import torch.nn as nn
+    from torch.utils.data import DataLoader, TensorDataset
+    from mlcourse.train import evaluate
+    g = torch.Generator().manual_seed(0)
+    y = (torch.rand(200, 4, generator=g) < 0.3).float()
+    x = y + 0.3 * torch.randn(200, 4, generator=g)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Hardtanh(-4.0, -0.05))
+    with torch.no_grad():
+        model[0].weight.copy_(1.5 * torch.eye(4)); model[0].bias.fill_(-2.0)
+        logits = model(x)
+    assert logits.max() < 0 and all(logits[y[:, j] == 1, j].mean() > logits[y[:, j] == 0, j].mean() + 1 for j in range(4))
+    probs = torch.sigmoid(logits)
+    def max_output(preds, targets): return preds.max().item()  # takes no from_logits: gets the logits as they are
+    metrics = [F1Score("macro", threshold=0.3), PrecisionScore("micro", threshold=0.3), ExactMatch(threshold=0.3),
+               F1Score("micro", threshold=0.3, from_logits=True), f1_score, max_output]
+    out = evaluate(model, DataLoader(TensorDataset(x, y), batch_size=32), nn.BCEWithLogitsLoss(), metrics, device="cpu")
+    want = f1_score(probs, y, threshold=0.3)
+    assert out["f1_macro"] == pytest.approx(want) and want > 0.6
+    assert f1_score((logits >= 0.3).float(), y) == 0 != want  # what reading the logits as probabilities would give
+    assert out["precision_micro"] == pytest.approx(precision_score(probs, y, average="micro", threshold=0.3))
+    assert out["exact_match"] == pytest.approx(exact_match(probs, y, threshold=0.3))
+    assert out["f1_micro"] == pytest.approx(f1_score(probs, y, average="micro", threshold=0.3))
+    assert out["f1_score"] == pytest.approx(f1_score(probs, y))
+    assert out["max_output"] == pytest.approx(logits.max().item()) and out["max_output"] < 0
+    assert out["valid_loss"] == pytest.approx(nn.functional.binary_cross_entropy_with_logits(logits, y).item(), rel=1e-5)

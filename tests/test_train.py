@@ -1,6 +1,6 @@
 "fit, History, predict, lr_find and friends on tiny in-memory problems (seconds, CPU)."
 import os, shutil, signal
-import pytest, torch
+import numpy as np, pytest, torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from mlcourse.train import (fit, predict, lr_find, History, Callback, load_checkpoint, resolve_precision,
@@ -238,3 +238,43 @@ def test_pseudo_labels_from_an_ensemble_are_surer_and_more_accurate():
     with pytest.raises(ValueError, match="not logits"): pseudo_labels(predict_ensemble(models, pool_dl, activation=None)[0] * 10)
     with pytest.raises(ValueError, match="at least one model"): predict_ensemble([], pool_dl)
     assert len(pseudo_labels(probs, threshold=0.0)[0]) == 512          # threshold 0 keeps every image
+
+
+# ---- plots: what is drawn ---------------------------------------------------------------------------------
+
+def _lines(ax): return {l.get_label(): (list(l.get_xdata()), list(l.get_ydata())) for l in ax.lines}
+
+
+def test_history_plot_draws_the_records():
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    recs = [{"epoch": e, "train_loss": 1 / e, "valid_loss": 1.2 / e, "acc": 0.5 + 0.1 * e, "f1_macro": 0.3 + 0.05 * e,
+             "time": 1.5, "lr": 1e-3} for e in (1, 2, 3)]
+    fig = History(recs).plot()
+    left, right = fig.axes
+    assert _lines(left) == {k: ([1, 2, 3], [r[k] for r in recs]) for k in ("train_loss", "valid_loss")}
+    assert _lines(right) == {k: ([1, 2, 3], [r[k] for r in recs]) for k in ("acc", "f1_macro")}  # time and lr left out
+    assert (left.get_xlabel(), left.get_ylabel(), right.get_xlabel(), right.get_ylabel()) == ("epoch", "loss", "epoch", "metric")
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["acc", "f1_macro"]
+    plt.close(fig)
+    fig = History([{k: r[k] for k in ("epoch", "train_loss")} for r in recs]).plot()
+    assert len(fig.axes) == 1 and _lines(fig.axes[0]) == {"train_loss": ([1, 2, 3], [1, 0.5, 1 / 3])}
+    plt.close(fig)
+
+
+def test_lr_find_plot_draws_the_sweep():
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mlcourse.train import LRFind
+    lrs = [10 ** (-6 + 0.25 * i) for i in range(20)]
+    losses = [2.0 - 0.08 * i if i < 15 else 0.8 + 0.3 * (i - 15) for i in range(20)]
+    res = LRFind(lrs, losses)
+    fig = res.plot()
+    ax, = fig.axes
+    curve, mark = ax.lines
+    assert list(curve.get_xdata()) == lrs and list(curve.get_ydata()) == losses
+    assert lrs[0] <= res.suggestion < lrs[int(np.argmin(losses))] and list(mark.get_xdata()) == [res.suggestion] * 2
+    assert mark.get_label() == f"suggestion {res.suggestion:.1e}"
+    assert ax.get_xscale() == "log" and (ax.get_xlabel(), ax.get_ylabel()) == ("learning rate", "loss (smoothed)")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [f"suggestion {res.suggestion:.1e}"]
+    plt.close(fig)

@@ -32,7 +32,7 @@ else
   echo "setup: installing mlcourse and its requirements (PyTorch from the local wheel files when present) ..."
   "$VENV/bin/python" -m pip install -e ".[dev]" >> "$LOG" 2>&1 \
     || fail "pip could not install the requirements (offline? the PyTorch and nbdev wheels must be on this disk or reachable on PyPI)"
-  "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >> "$LOG" 2>&1 || true
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name python3 >> "$LOG" 2>&1 || true
   "$VENV/bin/python" -c 'import torch, torchvision, nbdev, mlcourse' >> "$LOG" 2>&1 || fail "the installed packages do not import"
   echo "$want" > "$STAMP"
   echo "setup: $VENV ready in $(( $(date +%s) - t0 )) s ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
@@ -53,5 +53,15 @@ if ! have_fm "${MLCOURSE_DATA:-/nonexistent}/fashion-mnist" && ! have_fm "$FM"; 
     echo "       Offline, copy train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and" >&2
     echo "       t10k-labels-idx1-ubyte.gz into \$MLCOURSE_DATA/fashion-mnist, or on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist" >&2
   fi
+fi
+
+# The Debian package shellcheck: tests/test_slurm.py checks the batch scripts in slurm/ with it.
+if ! command -v shellcheck >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  if command -v apt-get >/dev/null && { [ -z "$SUDO" ] || sudo -n true 2>/dev/null; }; then
+    echo "setup: installing the Debian package shellcheck ..."
+    { $SUDO apt-get install -y -q shellcheck || { $SUDO apt-get update -q && $SUDO apt-get install -y -q shellcheck; }; } >> "$LOG" 2>&1
+  fi
+  command -v shellcheck >/dev/null || echo "setup: shellcheck not found; tests/test_slurm.py needs it (Debian/Ubuntu: sudo apt-get install shellcheck)" >&2
 fi
 exit 0
