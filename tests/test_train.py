@@ -278,3 +278,25 @@ def test_lr_find_plot_draws_the_sweep():
     assert ax.get_xscale() == "log" and (ax.get_xlabel(), ax.get_ylabel()) == ("learning rate", "loss (smoothed)")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [f"suggestion {res.suggestion:.1e}"]
     plt.close(fig)
+
+
+def test_dict_outputs_train_evaluate_and_predict():
+    "A multi-head model returning a dict: the loss gets the dict, metrics and predict the 'logits' entry (or output=)."
+    from torch.utils.data import DataLoader, TensorDataset
+    from mlcourse.train import fit, evaluate, predict
+    torch.manual_seed(0)
+    x = torch.randn(256, 6); y = (x[:, 0] > 0).long()
+    dl = DataLoader(TensorDataset(x, y), batch_size=32)
+    class Heads(torch.nn.Module):
+        def __init__(self): super().__init__(); self.a, self.b = torch.nn.Linear(6, 2), torch.nn.Linear(6, 3)
+        def forward(self, xb): return {"aux": self.b(xb), "logits": self.a(xb)}
+    seen = []
+    def loss_fn(out, yb):
+        seen.append(sorted(out)); return torch.nn.functional.cross_entropy(out["logits"], yb) + out["aux"].pow(2).mean()
+    def acc(preds, targets): return (preds.argmax(1) == targets).float().mean()
+    m = Heads()
+    h = fit(m, dl, dl, epochs=3, loss_fn=loss_fn, lr=3e-2, metrics=[acc], progress=False, device="cpu", precision="fp32")
+    assert seen[0] == ["aux", "logits"] and h.records[-1]["acc"] > 0.9
+    assert evaluate(m, dl, metrics=[acc])["acc"] == pytest.approx(h.records[-1]["acc"])
+    assert predict(m, dl)[0].shape == (256, 2) and predict(m, dl, output="aux")[0].shape == (256, 3)
+    assert predict(m, dl, output=lambda o: o["aux"][:, :1])[0].shape == (256, 1)
