@@ -21,7 +21,7 @@ def exported_module(p):
 
 
 def test_there_is_a_course():
-    assert (NBS/"index.ipynb").exists() and (NBS/"00_core.ipynb").exists()
+    assert (NBS/"index.ipynb").exists() and (NBS/"00_whole_game.ipynb").exists()
 
 
 @pytest.mark.parametrize("p", NOTEBOOKS, ids=lambda p: p.name)
