@@ -50,7 +50,7 @@ def test_structure(p):
         assert any("env_report()" in src(c) for c in cs[:4]), f"{p.name}: call env_report() at the top"
 
 
-ORDER = ["core", "data", "datasets", "models", "losses", "metrics", "train", "interpret"]
+ORDER = ["core", "data", "datasets", "models", "losses", "metrics", "distributed", "checkpoint", "train", "interpret"]
 
 @pytest.mark.parametrize("p", [p for p in NOTEBOOKS if exported_module(p)], ids=lambda p: p.name)
 def test_modules_import_only_lower_numbers(p):
