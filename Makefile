@@ -1,5 +1,5 @@
 # The course's commands. Each target sets itself up first (tools/setup.sh: .venv and data, idempotent).
-.PHONY: setup course test lab bench nbs colab clean
+.PHONY: setup course test browser-test lab bench gpu-check nbs colab clean
 SHELL := /bin/bash
 export OMP_WAIT_POLICY ?= PASSIVE   # idle OpenMP threads sleep rather than spin (see tools/test.sh)
 
@@ -17,6 +17,13 @@ lab: setup              ## JupyterLab on this venv
 
 bench: setup            ## benchmarks; each prints its ratios
 	@set -e; for b in tests/bench/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done
+
+gpu-check: setup        ## on a GPU machine (Colab, Puhti, a desktop): device, precision, each fit path, resume, DDP; one table
+	@.venv/bin/python tools/gpu_check.py $(if $(QUICK),--quick,)
+
+browser-test: setup     ## JupyterLab in headless Chromium: lessons open unmodified, Run All shows no errors/stderr, figures render
+	@bash tools/browser_setup.sh
+	@MLCOURSE_QUICK=1 .venv/bin/python -m pytest -q -s --tb=short tests/browser
 
 nbs: setup              ## after editing notebooks: clean them and export the library
 	.venv/bin/nbdev_clean && .venv/bin/nbdev_export

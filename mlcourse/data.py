@@ -172,7 +172,7 @@ class MultiLabelImageFolder(torch.utils.data.Dataset):
         add("empty_labels", "empty annotation file(s): label(s) with no image"); add("stray_files", "stray file(s) ignored")
         add("ignored_annotations", "annotation file(s) not in `labels` ignored")
         if r["resized"] and self._size_asked is None: out.append(f"{r['resized']} image(s) of another size resized to {tuple(self.images.shape[-2:])}")
-        if r["dropped_unlabeled"]: out.append(f"{r['dropped_unlabeled']} image(s) with no label dropped")
+        # images dropped by drop_unlabeled=True are what the caller asked for: counted in .report, not a problem
         return out
 
     def __len__(self): return len(self.images)

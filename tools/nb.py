@@ -62,7 +62,8 @@ def from_py(src, dest):
     _write(nb, dest)
 
 
-def _write(nb, dest): Path(dest).write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")  # as nbdev writes
+def _write(nb, dest):  # as nbdev writes notebooks
+    Path(dest).write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
 
 
 def set_meta(*paths):
