@@ -1,31 +1,54 @@
 "`make course`'s runner: executes notebooks in fresh processes, writes them with outputs and a summary page."
-import json, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_runner_writes_executed_notebooks_and_summary(tmp_path):
-    r = subprocess.run([sys.executable, "tools/run_course.py", "--quick", "00_core", "--out", str(tmp_path)],
+    r = subprocess.run([sys.executable, "tools/run_course.py", "--quick", "00_whole_game", "--out", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    nb = json.loads((tmp_path/"00_core.ipynb").read_text())
+    nb = json.loads((tmp_path/"00_whole_game.ipynb").read_text())
     outs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert any("mode quick" in "".join(o.get("text", "")) for o in outs)   # env_report ran, in quick mode
     summary = (tmp_path/"summary.md").read_text()
-    assert "| 00_core.ipynb |" in summary and "quick mode" in summary
+    assert "| 00_whole_game.ipynb |" in summary and "quick mode" in summary
     assert "device: cpu" in summary or "device: cuda" in summary         # the figure the notebook records
     assert "an example figure" not in summary                            # a figure recorded elsewhere stays there
 
 
+def probe(path, *sources):
+    "Write a notebook at `path` with one code cell per source."
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": [s]} for s in sources]
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return str(path)
+
+
+def course(*args, env=None):
+    return subprocess.run([sys.executable, "tools/run_course.py", "--quick", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
 def test_runner_reports_a_failing_notebook(tmp_path):
-    bad = ROOT/"nbs"/"zz_failing_probe.ipynb"
-    bad.write_text(json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                                          "source": ["raise ValueError('broken on purpose')"]}],
-                               "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    try:
-        r = subprocess.run([sys.executable, "tools/run_course.py", "--quick", "zz_failing_probe", "--out", str(tmp_path)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)
-    finally: bad.unlink()
+    r = course(probe(tmp_path/"zz_failing_probe.ipynb", "raise ValueError('broken on purpose')"), "--out", str(tmp_path/"out"))
     assert r.returncode != 0 and "zz_failing_probe.ipynb" in r.stderr
-    assert "broken on purpose" in r.stderr and "**failed**" in (tmp_path/"summary.md").read_text()
+    assert "broken on purpose" in r.stderr and "**failed**" in (tmp_path/"out"/"summary.md").read_text()
+
+
+def test_runner_names_lessons_over_the_time_budget(tmp_path):
+    slow = probe(tmp_path/"zz_slow_probe.ipynb", "x = 1", "import time; time.sleep(6)")
+    fast = probe(tmp_path/"zz_fast_probe.ipynb", "x = 1")
+    out = tmp_path/"out"
+    r = course(slow, fast, "--budget", "5", "--out", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr           # over budget is a figure, not a failure
+    assert "over the 5 s budget: zz_slow_probe.ipynb" in r.stdout and "zz_fast_probe.ipynb (" not in r.stdout
+    assert "OVER BUDGET" in next(l for l in r.stdout.splitlines() if "zz_slow_probe" in l)
+    assert "slowest: cell 1 `import time; time.sleep(6)`" in r.stdout   # the cell that took the time
+    summary = (out/"summary.md").read_text()
+    assert "over the 5 s budget: zz_slow_probe.ipynb" in summary and "zz_fast_probe.ipynb (" not in summary
+    env = dict(os.environ, MLCOURSE_BUDGET_S="60")                       # the budget from the environment
+    r = course(fast, "--out", str(out), env=env)
+    assert "every lesson within the 60 s budget" in r.stdout and "OVER BUDGET" not in r.stdout
+    r = course(fast, "--out", str(out), env=dict(os.environ, MLCOURSE_BUDGET_S="soon"))
+    assert r.returncode != 0 and "MLCOURSE_BUDGET_S='soon' is not a number" in r.stderr

@@ -6,6 +6,11 @@ executed notebooks plus a one-page summary (notebook, seconds, headline figures)
     python tools/run_course.py --full     # full mode (FULL=1 make course)
     python tools/run_course.py --quick    # quick mode even on a GPU machine
     python tools/run_course.py 03 06      # only notebooks whose names start with these
+    python tools/run_course.py --budget 60 09   # name the lessons over 60 s (default 90 s, or $MLCOURSE_BUDGET_S)
+
+Each lesson's quick mode should finish within the budget (90 s on 2 CPU cores, run alone): the runner prints
+every lesson's seconds and its slowest cell, and names the lessons over the budget at the end and in summary.md
+(a benchmark figure, not a failure).
 """
 import argparse, json, os, re, subprocess, sys, time
 from datetime import datetime
@@ -14,22 +19,43 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT/"nbs"
 FLAG = re.compile(r"^#\|\s*(slow|gpu)\b", re.M)
+BUDGET_S = 90  # seconds a lesson's quick mode may take on 2 CPU cores
 
 
 def run_one(src, dest, skip):
-    "Execute notebook `src` in this process and write it with outputs to `dest`; skip cells flagged in `skip`."
+    "Execute notebook `src` in this process and write it with outputs to `dest`, and each cell's seconds to `dest`.cells.json; skip cells flagged in `skip`."
     from execnb.shell import CaptureShell
+    cells, t0 = [], [0.0]
     def _skip(cell):
         if cell.cell_type != "code": return True
         if "nbdev_export(" in cell.source: return True
-        return any(f in skip for f in FLAG.findall(cell.source))
+        if any(f in skip for f in FLAG.findall(cell.source)): return True
+        t0[0] = time.time(); return False
+    def _timed(cell):
+        first = next((l for l in cell.source.splitlines() if l.strip() and not l.startswith("#|")), "")
+        cells.append({"cell": cell.idx_, "seconds": round(time.time() - t0[0], 2), "source": first[:70]})
+    dest = Path(dest).resolve()
     os.chdir(Path(src).parent)
     sh = CaptureShell(src)
-    sh.execute(src, dest, exc_stop=True, preproc=_skip)
+    try: sh.execute(src, dest, exc_stop=True, preproc=_skip, postproc=_timed)
+    finally: dest.with_suffix(".cells.json").write_text(json.dumps(cells))
     if sh.exc:
         print(sh.prettytb(fname=src), file=sys.stderr)
         return 1
     return 0
+
+
+def budget_default():
+    "The time budget from $MLCOURSE_BUDGET_S, else `BUDGET_S`."
+    v = os.environ.get("MLCOURSE_BUDGET_S", str(BUDGET_S))
+    try: return float(v)
+    except ValueError: sys.exit(f"make course: MLCOURSE_BUDGET_S={v!r} is not a number of seconds: set it to e.g. 90, or unset it")
+
+
+def load() -> float:
+    "The 1-minute load average (0 where the system has none): busy cores inflate every lesson's time."
+    try: return os.getloadavg()[0]
+    except (AttributeError, OSError): return 0.0
 
 
 def has_gpu():
@@ -41,10 +67,12 @@ def has_gpu():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("only", nargs="*", help="run only notebooks whose names start with these")
+    ap.add_argument("only", nargs="*", help="run only notebooks whose names start with these (or these .ipynb paths)")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--full", action="store_true"); g.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None, help="output folder (default: _out/course-<time>)")
+    ap.add_argument("--budget", type=float, default=budget_default(),
+                    help=f"seconds a lesson may take before it is named as over budget (default {BUDGET_S}, or $MLCOURSE_BUDGET_S)")
     ap.add_argument("--one", nargs=3, metavar=("SRC", "DEST", "SKIP"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one: sys.exit(run_one(a.one[0], a.one[1], a.one[2].split(",")))
@@ -52,13 +80,18 @@ def main():
     gpu = has_gpu()
     quick = a.quick or not (a.full or gpu)
     skip = ["slow", "gpu"] if quick else ([] if gpu else ["gpu"])
-    out = Path(a.out or ROOT/"_out"/f"course-{datetime.now():%Y%m%d-%H%M%S}")
+    out = Path(a.out or ROOT/"_out"/f"course-{datetime.now():%Y%m%d-%H%M%S}").resolve()  # notebooks run in nbs/
     out.mkdir(parents=True, exist_ok=True)
-    nbs = sorted(p for p in NBS.glob("*.ipynb") if not a.only or p.name.startswith(tuple(a.only)))
+    paths = [Path(o).resolve() for o in a.only if o.endswith(".ipynb")]
+    for p in paths:
+        if not p.is_file(): sys.exit(f"make course: no notebook {p}: pass an existing .ipynb path, or a name prefix such as 09")
+    names = tuple(o for o in a.only if not o.endswith(".ipynb"))
+    nbs = sorted(p for p in NBS.glob("*.ipynb") if p.name.startswith(names)) if names or not a.only else []
+    nbs += paths
     mode = "quick" if quick else "full"
     print(f"make course: {len(nbs)} notebooks, {mode} mode, {'a GPU' if gpu else 'no GPU'}; skipping cells flagged {skip or 'nothing'}")
     print(f"output: {out}")
-    rows, failed, t_all = [], [], time.time()
+    rows, failed, slow, t_all, load0 = [], [], [], time.time(), load()
     for nb in nbs:
         rec = out/f"{nb.stem}.figures.jsonl"
         rec.unlink(missing_ok=True)
@@ -69,15 +102,29 @@ def main():
         figs = [json.loads(l) for l in rec.read_text().splitlines()] if rec.exists() else []
         ok = r.returncode == 0
         if not ok: failed.append(nb.name)
-        rows.append((nb.name, secs, ok, figs))
-        print(f"  {'ok ' if ok else 'FAILED'} {nb.name:<38} {secs:7.1f} s  " + "; ".join(f"{f['name']} {f['shown']}" for f in figs))
+        over = quick and secs > a.budget   # the budget is for quick mode
+        if over: slow.append(f"{nb.name} ({secs:.0f} s)")
+        cells = out/f"{nb.stem}.cells.json"
+        top = max(json.loads(cells.read_text()), key=lambda c: c["seconds"], default=None) if cells.exists() else None
+        top = f"cell {top['cell']} `{top['source']}` {top['seconds']:.0f} s" if top else ""
+        rows.append((nb.name, secs, ok, figs, top))
+        print(f"  {'ok ' if ok else 'FAILED'} {nb.name:<38} {secs:7.1f} s{'  OVER BUDGET' if over else ''}  "
+              + "; ".join(f"{f['name']} {f['shown']}" for f in figs))
+        if top: print(f"      slowest: {top}")
     lines = [f"# Course run, {mode} mode", "",
-             f"{datetime.now():%Y-%m-%d %H:%M}, {'GPU' if gpu else 'CPU'}, {os.cpu_count()} CPUs, total {time.time()-t_all:.0f} s", "",
-             "| notebook | seconds | status | headline figures |", "|---|---:|---|---|"]
-    for name, secs, ok, figs in rows:
-        lines.append(f"| {name} | {secs:.1f} | {'ok' if ok else '**failed**'} | " + "; ".join(f"{f['name']}: {f['shown']}" for f in figs) + " |")
+             f"{datetime.now():%Y-%m-%d %H:%M}, {'GPU' if gpu else 'CPU'}, {os.cpu_count()} CPUs, total {time.time()-t_all:.0f} s, "
+             f"load average {load0:.1f} at the start and {load():.1f} at the end", "",
+             "| notebook | seconds | status | slowest cell | headline figures |", "|---|---:|---|---|---|"]
+    for name, secs, ok, figs, top in rows:
+        lines.append(f"| {name} | {secs:.1f} | {'ok' if ok else '**failed**'} | {top.replace('|', '/')} | "
+                     + "; ".join(f"{f['name']}: {f['shown']}" for f in figs) + " |")
+    over = (f"over the {a.budget:g} s budget: {', '.join(slow)}" if slow
+            else f"every lesson within the {a.budget:g} s budget" if quick else "no time budget in full mode")
+    lines += ["", f"Time budget ({a.budget:g} s a lesson in quick mode, on 2 CPU cores): {over}."]
     (out/"summary.md").write_text("\n".join(lines) + "\n")
-    print(f"\nsummary: {out/'summary.md'}  (executed notebooks in {out})")
+    print(f"\n{over}" + (f" (a benchmark figure, load average {load():.1f}: time them alone, then shrink their "
+                           "quick-mode sizes)" if slow else ""))
+    print(f"summary: {out/'summary.md'}  (executed notebooks in {out})")
     if failed: sys.exit(f"make course: {len(failed)} notebook(s) failed: {', '.join(failed)}")
 
 
