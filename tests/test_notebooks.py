@@ -1,5 +1,5 @@
 "The course notebooks: clean, small, structured as the style guide asks, modules imported in order."
-import json, re
+import configparser, json, re
 from pathlib import Path
 import importlib.util
 import pytest
@@ -31,7 +31,8 @@ def test_clean_and_small(p):
     text = p.read_text()
     assert len(text.encode()) < 500_000, f"{p.name} is {len(text.encode())//1000} KB: shrink its outputs"
     nb = json.loads(text)
-    clean_nb(nb)
+    cfg = configparser.ConfigParser(); cfg.read(NBS.parent/"settings.ini")   # the keys nbdev_clean keeps (language_info)
+    clean_nb(nb, allowed_metadata_keys=cfg["DEFAULT"].get("allowed_metadata_keys", "").split())
     assert nb2str(nb) == text, f"{p.name} is not clean: run 'make nbs' (nbdev_clean) and commit"
     for c in nb["cells"]:
         for o in c.get("outputs", []):
