@@ -24,7 +24,7 @@ VENV_BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("MLCOURSE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-NOTEBOOKS = os.environ.get("MLCOURSE_BROWSER_NBS", "index.ipynb 00_whole_game.ipynb 03_data_wrangling.ipynb 08_training_loop.ipynb").split()
+NOTEBOOKS = os.environ.get("MLCOURSE_BROWSER_NBS", "index.ipynb 00_whole_game.ipynb 03_data_wrangling.ipynb 07_training_loop.ipynb").split()
 OPEN_LIMIT_S = 90    # JupyterLab loaded, the notebook open and its kernel idle
 RUN_LIMIT_S = 180    # Run All Cells, quick mode, on 2 cores (the lessons take 10-60 s)
 SETTLE_S, CLEAN_S = 10, 3  # once the kernel is idle, the tab must be unmodified within SETTLE_S and stay so CLEAN_S
