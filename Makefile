@@ -1,5 +1,5 @@
 # The course's commands. Each target sets itself up first (tools/setup.sh: .venv and data, idempotent).
-.PHONY: setup course test browser-test lab bench gpu-check nbs colab clean
+.PHONY: setup course site test browser-test lab bench gpu-check nbs colab clean
 SHELL := /bin/bash
 export OMP_WAIT_POLICY ?= PASSIVE   # idle OpenMP threads sleep rather than spin (see tools/test.sh)
 
@@ -8,6 +8,9 @@ setup:
 
 course: setup           ## run every lesson in order (quick without a GPU, FULL=1 for full mode); writes _out/
 	@.venv/bin/python tools/run_course.py $(if $(FULL),--full,) $(if $(QUICK),--quick,) $(NB)
+
+site: setup             ## the executed lessons as a static HTML course in _site/ (runs in quick mode those not yet in _out/ or older than their notebook)
+	@.venv/bin/python tools/site.py
 
 test: setup             ## the CI contract: notebooks clean, library in sync, nbdev_test, pytest
 	@bash tools/test.sh
