@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['get_device', 'seed_everything', 'is_quick', 'by_mode', 'data_dir', 'in_colab', 'in_slurm', 'in_notebook',
-           'env_report', 'record']
+           'env_report', 'record', 'results_dir', 'load_results', 'show_results']
 
 # %% ../nbs/00_whole_game.ipynb #9b45b7fb
 import os, random, platform, json, sys, warnings
@@ -129,16 +129,57 @@ def env_report(device=None, # passed to `get_device`
     if show: print(" | ".join(f"{k} {v}" for k, v in rep.items()))
     return rep
 
-# %% ../nbs/00_whole_game.ipynb #a729386a
+# %% ../nbs/00_whole_game.ipynb #b9d0660a
+def _plain(v): return v.item() if hasattr(v, "item") else v
+
 def record(name:str, # what was measured, e.g. "test accuracy"
-           value, # the figure (a number or a short string)
+           value, # the figure (a number or a short string); with `seeds`, their mean unless given
            fmt:str="{:.4g}", # how to print a number
+           seeds:dict=None, # a seeded comparison: {seed: value}; the figure is their mean, shown with the spread
           ):
     "Print a headline figure and append it to `$MLCOURSE_RECORD` (a JSON-lines file) when set; returns `value`."
-    v = value.item() if hasattr(value, "item") else value
+    v = _plain(value)
+    rec = {"name": name, "value": v}
+    if seeds:
+        vals = [float(_plain(x)) for x in seeds.values()]
+        rec["seeds"] = {str(k): float(_plain(x)) for k, x in seeds.items()}
+        rec["std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
     shown = fmt.format(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+    if seeds: shown += f" ± {fmt.format(rec['std'])} (std over {len(seeds)} seeds: " + ", ".join(fmt.format(x) for x in rec["seeds"].values()) + ")"
+    rec["shown"] = shown
     print(f"{name}: {shown}")
     path = os.environ.get("MLCOURSE_RECORD")
     if path:
-        with open(path, "a") as f: f.write(json.dumps({"name": name, "value": v, "shown": shown}) + "\n")
+        with open(path, "a") as f: f.write(json.dumps(rec) + "\n")
     return value
+
+# %% ../nbs/00_whole_game.ipynb #23c83cc0
+def results_dir() -> Path:
+    "`$MLCOURSE_RESULTS`, else the `results/` folder of the course checkout this code or notebook lives in."
+    if os.environ.get("MLCOURSE_RESULTS"): return Path(os.environ["MLCOURSE_RESULTS"])
+    for base in (Path.cwd(), Path.cwd().parent, Path(__file__).resolve().parents[1]):
+        if (base/"nbs").is_dir() and (base/"settings.ini").is_file(): return base/"results"
+    return Path.cwd()/"results"
+
+def load_results(notebook:str, # e.g. "17_ensembles_pseudo_labels" (".ipynb" optional)
+                ) -> dict:
+    "The full-mode results file of `notebook` (None when no full-mode run was recorded)."
+    p = results_dir()/f"{Path(notebook).stem}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+def show_results(notebook:str, # whose full-mode figures to show
+                 names=None, # only figures whose name contains one of these strings
+                ):
+    "A table of `notebook`'s full-mode figures (mean, spread and per-seed values), with where and when they were run."
+    import pandas as pd
+    res = load_results(notebook)
+    if res is None:
+        print(f"No full-mode run of {Path(notebook).stem} is recorded yet: `make course FULL=1 NB={Path(notebook).stem[:2]}` makes one.")
+        return None
+    figs = [f for f in res["figures"] if not names or any(n in f["name"] for n in names)]
+    rows = [{"figure": f["name"], "value": f["value"], "± std": f.get("std"),
+             "seeds": ", ".join(f"{k}: {v:.4g}" for k, v in f["seeds"].items()) if f.get("seeds") else ""} for f in figs]
+    m = res["machine"]
+    print(f"full mode, commit {res['commit'][:10]}, {res['date']}, {m.get('cpu', '?')} ({m.get('cores', '?')} cores), "
+          f"{m.get('gpu') or 'no GPU'}, {res['wall_s'] / 60:.1f} min")
+    return pd.DataFrame(rows).set_index("figure")

@@ -52,3 +52,22 @@ def test_runner_names_lessons_over_the_time_budget(tmp_path):
     assert "every lesson within the 60 s budget" in r.stdout and "OVER BUDGET" not in r.stdout
     r = course(fast, "--out", str(out), env=dict(os.environ, MLCOURSE_BUDGET_S="soon"))
     assert r.returncode != 0 and "MLCOURSE_BUDGET_S='soon' is not a number" in r.stderr
+
+
+def test_full_mode_writes_results_and_quick_mode_never_does(tmp_path):
+    nb = probe(tmp_path/"99_probe.ipynb", "from mlcourse.core import record, is_quick",
+               "record('accuracy', 0.5, seeds={0: 0.4, 1: 0.6})", "x = bytearray(50 * 2**20)")
+    env = {**os.environ, "MLCOURSE_RESULTS": str(tmp_path/"results")}
+    r = course(nb, "--out", str(tmp_path/"q"), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (tmp_path/"results").exists(), "quick mode must not write results/"
+    r = subprocess.run([sys.executable, "tools/run_course.py", "--full", nb, "--out", str(tmp_path/"f")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads((tmp_path/"results"/"99_probe.json").read_text())
+    assert res["mode"] == "full" and res["notebook"] == "99_probe.ipynb" and len(res["commit"]) >= 40
+    assert {"cpu", "cores", "torch"} <= set(res["machine"]) and res["wall_s"] > 0 and res["date"]
+    assert res["peak_rss_mib"] >= 50                         # the 50 MiB the notebook allocated
+    fig, = res["figures"]
+    assert fig["name"] == "accuracy" and fig["value"] == 0.5 and fig["seeds"] == {"0": 0.4, "1": 0.6}
+    assert abs(fig["std"] - 0.1414) < 1e-3

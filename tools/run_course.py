@@ -38,7 +38,10 @@ def run_one(src, dest, skip):
     os.chdir(Path(src).parent)
     sh = CaptureShell(src)
     try: sh.execute(src, dest, exc_stop=True, preproc=_skip, postproc=_timed)
-    finally: dest.with_suffix(".cells.json").write_text(json.dumps(cells))
+    finally:
+        dest.with_suffix(".cells.json").write_text(json.dumps(cells))
+        import resource   # peak resident memory of this process (the notebook's kernel), KiB on Linux
+        dest.with_suffix(".rss").write_text(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
     if sh.exc:
         print(sh.prettytb(fname=src), file=sys.stderr)
         return 1
@@ -56,6 +59,32 @@ def load() -> float:
     "The 1-minute load average (0 where the system has none): busy cores inflate every lesson's time."
     try: return os.getloadavg()[0]
     except (AttributeError, OSError): return 0.0
+
+
+def machine() -> dict:
+    "What a full-mode figure was measured on."
+    import platform, torch
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def commit() -> str:
+    "The commit the notebooks ran at, '+dirty' when nbs/ or mlcourse/ had uncommitted changes."
+    git = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--", "nbs", "mlcourse") else "")
+
+
+def write_results(nb, secs, figs, rss_kib, folder):
+    "results/<notebook>.json: a full-mode run's figures with the commit, date, machine, wall time and peak memory."
+    folder.mkdir(parents=True, exist_ok=True)
+    res = {"notebook": nb.name, "mode": "full", "commit": commit(), "date": f"{datetime.now():%Y-%m-%d %H:%M}",
+           "machine": machine(), "wall_s": round(secs, 1), "peak_rss_mib": round(rss_kib / 1024) if rss_kib else None,
+           "figures": [{k: f[k] for k in ("name", "value", "shown", "std", "seeds") if k in f} for f in figs]}
+    (folder/f"{nb.stem}.json").write_text(json.dumps(res, indent=1) + "\n")
+    return res
 
 
 def has_gpu():
@@ -102,6 +131,11 @@ def main():
         figs = [json.loads(l) for l in rec.read_text().splitlines()] if rec.exists() else []
         ok = r.returncode == 0
         if not ok: failed.append(nb.name)
+        rss = out/f"{nb.stem}.rss"
+        rss = int(rss.read_text()) if rss.exists() else None
+        if ok and not quick:   # quick mode never touches results/
+            res = write_results(nb, secs, figs, rss, Path(os.environ.get("MLCOURSE_RESULTS", ROOT/"results")))
+            print(f"      results/{nb.stem}.json: {len(figs)} figures, peak memory {res['peak_rss_mib']} MiB")
         over = quick and secs > a.budget   # the budget is for quick mode
         if over: slow.append(f"{nb.name} ({secs:.0f} s)")
         cells = out/f"{nb.stem}.cells.json"

@@ -1,0 +1,31 @@
+"results/: full-mode figures as the runs wrote them, and README's measured table generated from them."
+import json, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED = {"notebook", "mode", "commit", "date", "machine", "wall_s", "figures"}
+
+
+def test_every_results_file_is_a_full_mode_run_of_a_notebook():
+    for p in sorted((ROOT/"results").glob("*.json")):
+        r = json.loads(p.read_text())
+        assert REQUIRED <= set(r), f"{p.name} lacks {REQUIRED - set(r)}"
+        assert r["mode"] == "full" and (ROOT/"nbs"/r["notebook"]).exists(), f"{p.name}: no notebook nbs/{r['notebook']}"
+        for f in r["figures"]:
+            assert {"name", "value", "shown"} <= set(f), f"{p.name}: {f}"
+            if "seeds" in f: assert len(f["seeds"]) >= 2 and "std" in f
+
+
+def test_readme_table_is_generated_from_results(tmp_path):
+    r = subprocess.run([sys.executable, "tools/results_table.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (tmp_path/"res").mkdir()   # a new results file makes the README disagree until the table is rewritten
+    (tmp_path/"res"/"99_x.json").write_text(json.dumps({"notebook": "99_x.ipynb", "mode": "full", "commit": "0" * 40,
+        "date": "2026-12-01 10:00", "wall_s": 60, "machine": {"cpu": "a CPU", "cores": 2},
+        "figures": [{"name": "acc", "value": 0.9, "shown": "0.9 ± 0.01"}]}))
+    readme = tmp_path/"README.md"; readme.write_text((ROOT/"README.md").read_text())
+    args = [sys.executable, "tools/results_table.py", "--readme", str(readme), "--results", str(tmp_path/"res")]
+    assert subprocess.run(args + ["--check"], cwd=ROOT, capture_output=True).returncode == 1
+    subprocess.run(args, cwd=ROOT, check=True, capture_output=True)
+    assert "| 99_x | acc | 0.9 ± 0.01 |" in readme.read_text()
+    assert subprocess.run(args + ["--check"], cwd=ROOT, capture_output=True).returncode == 0
