@@ -24,7 +24,7 @@ bench: setup            ## benchmarks; each prints its ratios
 gpu-check: setup        ## on a GPU machine (Colab, Puhti, a desktop): device, precision, each fit path, resume, DDP; one table
 	@.venv/bin/python tools/gpu_check.py $(if $(QUICK),--quick,)
 
-browser-test: setup     ## JupyterLab in headless Chromium: lessons open unmodified, Run All shows no errors/stderr, figures render
+browser-test: setup     ## headless Chromium: JupyterLab (lessons open unmodified, Run All shows no errors/stderr, figures render) and the static site (make site)
 	@bash tools/browser_setup.sh
 	@MLCOURSE_QUICK=1 .venv/bin/python -m pytest -q -s --tb=short tests/browser
 
