@@ -21,9 +21,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NBS = ROOT/"nbs"
 VENV_BIN = Path(sys.executable).parent
-CHROMIUM = os.environ.get("MLCOURSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NOTEBOOKS = os.environ.get("MLCOURSE_BROWSER_NBS", "index.ipynb 00_whole_game.ipynb 03_data_wrangling.ipynb 07_training_loop.ipynb").split()
 OPEN_LIMIT_S = 90    # JupyterLab loaded, the notebook open and its kernel idle
 RUN_LIMIT_S = 180    # Run All Cells, quick mode, on 2 cores (the lessons take 10-60 s)
@@ -93,20 +90,6 @@ def lab():
         try: srv.wait(20)
         except subprocess.TimeoutExpired: srv.kill(); srv.wait()
         log.close(); shutil.rmtree(tmp, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: run tools/browser_setup.sh (Debian: apt-get install chromium) "
-                    "or set MLCOURSE_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-    profile = tempfile.mkdtemp(prefix="mlcourse-chromium-")
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                                                   viewport={"width": 1400, "height": 1000})
-        try: yield ctx
-        finally: ctx.close(); shutil.rmtree(profile, ignore_errors=True)
 
 
 WIDGET = "application/vnd.jupyter.widget-view+json"

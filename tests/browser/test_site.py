@@ -13,7 +13,7 @@ Not collected by `pytest tests/`: tests/browser/conftest.py collects it only whe
 Needs /usr/bin/chromium (tools/browser_setup.sh) or MLCOURSE_CHROMIUM, and Playwright from pip; Playwright's own
 browser download is never used.
 """
-import functools, json, os, re, subprocess, sys, tempfile, shutil, threading, time, urllib.error, urllib.request
+import functools, json, re, subprocess, sys, threading, time, urllib.error, urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
@@ -22,9 +22,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NBS, SITE = ROOT/"nbs", ROOT/"_site"
-CHROMIUM = os.environ.get("MLCOURSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 BUILD_LIMIT_S = 900  # tools/site.py running every lesson in quick mode on 2 cores (about 5 minutes), then rendering
 LOAD_LIMIT_S = 30    # one page loaded, pictures decoded
 
@@ -67,20 +64,6 @@ def server(site):
     t = threading.Thread(target=srv.serve_forever, daemon=True); t.start()
     try: yield f"http://127.0.0.1:{srv.server_address[1]}/"
     finally: srv.shutdown(); srv.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: run tools/browser_setup.sh (Debian: apt-get install chromium) "
-                    "or set MLCOURSE_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-    profile = tempfile.mkdtemp(prefix="mlcourse-chromium-")
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                                                   viewport={"width": 1200, "height": 900})
-        try: yield ctx
-        finally: ctx.close(); shutil.rmtree(profile, ignore_errors=True)
 
 
 _PAGE_JS = """() => ({
