@@ -2,8 +2,8 @@
 load of the collage folder. Same images (the collage set), same kinds of augmentation (random resized crop to 60%
 of the area, horizontal flip, rotation +-10 degrees, translation +-5%). Prints both ratios.
 
-    python tests/bench/bench_data.py                 # 20,000 images (the issue's setting)
-    MLCOURSE_BENCH_N=2000 python tests/bench/bench_data.py   # a quick run
+    python tests/bench/bench_data.py                 # 4,000 images (BENCH_QUICK=1: 2,000)
+    MLCOURSE_BENCH_N=20000 python tests/bench/bench_data.py  # the original issue's setting (slow on 2 cores)
 """
 import os, sys, time, tempfile, shutil
 from pathlib import Path
@@ -14,7 +14,8 @@ from mlcourse.core import env_report, record
 from mlcourse.data import MultiLabelImageFolder, TensorLoader, Augment
 from mlcourse.datasets import make_collage
 
-N = int(os.environ.get("MLCOURSE_BENCH_N", 20_000))
+QUICK = os.environ.get("BENCH_QUICK", "0") not in ("0", "", "false")
+N = int(os.environ.get("MLCOURSE_BENCH_N", 2000 if QUICK else 4000))
 BS = 128
 DEVICE = os.environ.get("MLCOURSE_BENCH_DEVICE", "cpu")
 
