@@ -4,7 +4,7 @@
    no schedule): the losses must agree to 1e-6; prints the wall-time ratio fit/hand (median of several runs).
 2. Speed of the defaults: time to reach the same Fashion-MNIST test accuracy with the course CNN, `fit`'s defaults
    (bf16 autocast where the CPU/GPU has it, channels_last) against float32 NCHW; prints the speed-up.
-   (On 12,000 training images for 3 epochs, so that all of `make bench` fits in 10 minutes on 2 cores; lesson 20 and
+   (On 4,000 training images for 2 epochs, so that all of `make bench` fits in 10 minutes on 2 cores; lesson 20 and
    bench_speedrun.py measure time to accuracy on the whole set.)
 """
 import os, statistics, sys, time
@@ -50,7 +50,7 @@ def hand_loop(model, train_dl, epochs, lr, wd):
 
 
 def overhead(repeats):
-    (x, y), _ = data(*((2048, 0) if QUICK else (4096, 0)))
+    (x, y), _ = data(*((1024, 0) if QUICK else (2048, 0)))
     widths, epochs, lr, wd = (16, 32, 64), 2, 3e-3, 0.01
     t_fit, t_hand = [], []
     for r in range(repeats):
@@ -73,8 +73,8 @@ def overhead(repeats):
 
 
 def time_to_accuracy():
-    (x, y), (xt, yt) = data(*((6000, 2000) if QUICK else (12000, 5000)))
-    epochs = 2 if QUICK else 3
+    (x, y), (xt, yt) = data(*((3000, 1000) if QUICK else (4000, 2000)))
+    epochs = 2
     runs = {}
     for name, kw in (("defaults", dict(precision="auto", channels_last="auto")),
                      ("fp32 NCHW", dict(precision="fp32", channels_last=False))):

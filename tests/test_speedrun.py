@@ -1,0 +1,61 @@
+"The speedrun recipe: lesson 20 and tests/bench/bench_speedrun.py define the same recipe, and it runs."
+import ast, importlib.util, json
+from pathlib import Path
+import pytest, torch
+
+ROOT = Path(__file__).resolve().parents[1]
+NB, BENCH = ROOT/"nbs"/"20_train_fast.ipynb", ROOT/"tests"/"bench"/"bench_speedrun.py"
+SHARED = ("RECIPE", "speed_cnn", "TimeToAccuracy", "PilImages", "loader", "train")
+
+def _defs(code):
+    "The top-level definitions (functions, classes, assignments) of `code`, by name, as AST dumps."
+    out = {}
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)): out[node.name] = ast.dump(node)
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name): out[node.targets[0].id] = ast.dump(node)
+    return out
+
+def _nb_code():
+    cells = json.loads(NB.read_text())["cells"]
+    return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code" and not "".join(c["source"]).startswith("#| hide"))
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_speedrun", BENCH)
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+def test_lesson_and_bench_share_the_recipe():
+    nb, bench = _defs(_nb_code()), _defs(BENCH.read_text())
+    for name in SHARED:
+        assert name in nb, f"{NB.name} no longer defines {name}"
+        assert nb[name] == bench.get(name), f"{name} differs between {NB.name} and {BENCH.name}: change both"
+
+def _bn_values(model):
+    "How many values the batch norms of `model` normalise for one 28x28 image."
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.numel())) for m in model.modules()
+             if isinstance(m, torch.nn.BatchNorm2d)]
+    model(torch.zeros(1, 1, 28, 28))
+    for h in hooks: h.remove()
+    return sum(seen)
+
+def test_recipe_model_normalises_fewer_values():
+    b = _bench()
+    from mlcourse.models import SimpleCNN
+    m = b.speed_cnn(**{k: b.RECIPE[k] for k in ("widths", "convs", "pool_first")}).eval()
+    assert m(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    ref = SimpleCNN(1, 10, widths=b.RECIPE["widths"], n_convs=2).eval()
+    assert sum(p.numel() for p in m.parameters()) == sum(p.numel() for p in ref.parameters())   # same weights
+    assert _bn_values(m) < 0.7 * _bn_values(ref)   # but BN and ReLU run on pooled maps at the end of each stage
+
+def test_recipe_learns_and_clock_excludes_evaluation():
+    b = _bench()
+    g = torch.Generator().manual_seed(0)
+    # two classes that differ in brightness: learnable in one epoch
+    y = torch.randint(0, 2, (512,), generator=g)
+    x = (torch.rand(512, 1, 28, 28, generator=g) * 100 + y.view(-1, 1, 1, 1) * 120).to(torch.uint8)
+    r = b.train(((x[:384], y[:384]), (x[384:], y[384:])), seed=0, target=0.9, stop=True, epochs=3, bs=64)
+    assert 1 <= len(r["curve"]) <= 3 and r["acc"] > 0.9, r["curve"]
+    assert r["reached"] == r["curve"][-1][0]   # stopped at the first epoch that reached the target
+    ts = [t for t, _ in r["curve"]]
+    assert all(t1 > t0 for t0, t1 in zip(ts, ts[1:]))
