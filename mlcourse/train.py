@@ -8,8 +8,8 @@ __all__ = ['OPTIMIZERS', 'EVENTS', 'History', 'make_opt', 'make_sched', 'cpu_has
            'evaluate', 'Run', 'track', 'Progress', 'BestWeights', 'Checkpoint', 'fit', 'predict', 'predict_ensemble',
            'pseudo_labels', 'LRFind', 'lr_find']
 
-# %% ../nbs/07_training_loop.ipynb #97ab3310
-import os, sys, time, math, warnings, inspect, importlib.util
+# %% ../nbs/07_training_loop.ipynb #4567260c
+import os, sys, gc, time, math, warnings, inspect, importlib.util
 from pathlib import Path
 import numpy as np
 import torch
@@ -379,13 +379,15 @@ def load_state_dict(self:Run, ck:dict):
         set_rng_state(ck["rng_epoch"], self.train_dl)
     else: set_rng_state(ck["rng"], self.train_dl)
 
-# %% ../nbs/07_training_loop.ipynb #20e1a435
+# %% ../nbs/07_training_loop.ipynb #9b745422
 @patch
 def close(self:Run):
     "Put signal handlers back, close bars, leave a process group `fit` created."
     for cb in self.cbs:
         if hasattr(cb, "close"): cb.close()
-    if self._created_group: dist.destroy_process_group(); self._created_group = False
+    if self._created_group:  # drop the DistributedDataParallel wrapper first: its reducer must not outlive the group
+        self.net = self.model; gc.collect()
+        dist.destroy_process_group(); self._created_group = False
 
 @patch
 def result(self:Run) -> History:
@@ -558,7 +560,7 @@ class Checkpoint(Callback):
             if run.world > 1: dist.barrier()  # no process exits (and gets its siblings killed) before process 0 has saved
             if run.rank == 0: print(f"checkpoint saved to {run.checkpoint_path}; fit(..., resume=True) continues from it", flush=True)
 
-# %% ../nbs/07_training_loop.ipynb #f3a447ef
+# %% ../nbs/07_training_loop.ipynb #f05ea116
 def fit(model:nn.Module, train_dl, valid_dl=None, *,
         epochs:int, # passes over the training data
         loss_fn, # loss_fn(preds, targets) -> scalar; preds are the model's raw outputs (logits)
@@ -620,7 +622,9 @@ def fit(model:nn.Module, train_dl, valid_dl=None, *,
         run("after_fit")
     except KeyboardInterrupt:
         print(f"stopped at once at epoch {run.epoch + 1}, batch {run.batch + 1} (no checkpoint written)", flush=True)
-    finally: run.close()
+    finally:
+        model = opt = sched = None   # fit's own references to the wrapped model, before close() leaves the process group
+        run.close()
     return run.result()
 
 # %% ../nbs/07_training_loop.ipynb #43e72c30
