@@ -103,7 +103,7 @@ def _rebuild(dl, sampler):
                       persistent_workers=dl.persistent_workers if dl.num_workers else False)
 
 _warned_loaders = set()
-def _shard_loader(dl, train:bool, device="cpu"):
+def _shard_loader(dl, train:bool, device):  # device: this process's, where every collective tensor must live
     "Under DDP, a loader that gives this process its share (see above); returns (loader, sharded)."
     if dl is None or world_size() == 1: return dl, False
     if isinstance(dl, TensorLoader): return TensorShare(dl, device, train), True
