@@ -74,3 +74,31 @@ def test_no_notebook_uses_a_later_one(p):
     for used in set(re.findall(r"(?:from|import)\s+mlcourse\.(\w+)", text)):
         assert used in mods, f"{p.name} imports mlcourse.{used}, which no notebook exports"
         assert mods[used].name <= p.name, f"{p.name} imports mlcourse.{used}, exported later by {mods[used].name}"
+
+
+_nbtool_spec = importlib.util.spec_from_file_location("nbtool", NBS.parent/"tools"/"nb.py")
+nbtool = importlib.util.module_from_spec(_nbtool_spec); _nbtool_spec.loader.exec_module(nbtool)   # tools/nb.py
+
+@pytest.mark.parametrize("p", NOTEBOOKS, ids=lambda p: p.name)
+def test_text_round_trip_is_exact(p, tmp_path):
+    "tools/nb.py (jupytext's percent format): notebook -> script -> notebook gives back the same file."
+    script, copy = tmp_path/"nb.py", tmp_path/p.name
+    copy.write_bytes(p.read_bytes())
+    nbtool.to_py(copy, script)
+    assert script.read_text().startswith("# %%"), "no jupytext header expected"
+    nbtool.from_py(script, copy)
+    assert copy.read_text() == p.read_text()
+
+
+def test_text_edits_reach_the_notebook(tmp_path):
+    p = NBS/"00_whole_game.ipynb"
+    script, copy = tmp_path/"nb.py", tmp_path/p.name
+    copy.write_bytes(p.read_bytes())
+    nbtool.to_py(copy, script)
+    script.write_text(script.read_text() + "\n# %% [markdown]\n# ## A new section\n\n# %%\nx = 1 + 1\n")
+    nbtool.from_py(script, copy)
+    new = json.loads(copy.read_text())
+    assert [src(c) for c in new["cells"][-2:]] == ["## A new section", "x = 1 + 1"]
+    assert [c["cell_type"] for c in new["cells"][-2:]] == ["markdown", "code"]
+    assert new["metadata"] == json.loads(p.read_text())["metadata"]
+    assert len({c["id"] for c in new["cells"]}) == len(new["cells"])

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Convert between a course notebook and a plain-text 'cell script', for editing notebooks in a text editor.
+"""Edit a course notebook as text: jupytext's "percent" script and back, keeping the notebook's metadata.
 
-    python tools/nb.py to-py   nbs/00_whole_game.ipynb  /tmp/00_whole_game.py
-    python tools/nb.py from-py /tmp/00_whole_game.py    nbs/00_whole_game.ipynb
-    python tools/nb.py meta    nbs/*.ipynb        # give notebooks the metadata JupyterLab writes (NB_META)
+    .venv/bin/python tools/nb.py to-py   nbs/00_whole_game.ipynb  /tmp/00_whole_game.py
+    .venv/bin/python tools/nb.py from-py /tmp/00_whole_game.py    nbs/00_whole_game.ipynb
+    .venv/bin/python tools/nb.py meta    nbs/*.ipynb        # give notebooks the metadata JupyterLab writes (NB_META)
 
-Cell script format (jupytext's "percent" format): a line `# %%` starts a code cell, a line `# %% [markdown]`
-starts a markdown cell whose lines are commented with "# " (a cell whose lines are not all commented is taken
-as is). Outputs are dropped when writing a notebook; its notebook-level metadata is kept (NB_META for a new one).
+The script is jupytext's percent format (`# %%` starts a code cell, `# %% [markdown]` a markdown cell whose
+lines are commented with "# "), written and read by jupytext itself, with no YAML header and no cell
+metadata. Writing a notebook drops outputs and keeps its notebook-level metadata (NB_META for a new one);
+cell ids are derived from position and source, so the exported module and `nbdev_clean` stay stable.
 """
 import hashlib, json, sys
 from pathlib import Path
@@ -21,49 +22,46 @@ NB_META = {
     "language_info": {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
                       "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
                       "pygments_lexer": "ipython3", "version": "3.11.7"}}
+_PLAIN = {"notebook_metadata_filter": "-all", "cell_metadata_filter": "-all"}   # no header, no cell metadata
 
 
-def to_cells(text):
-    "Split a cell script into (kind, source) pairs."
-    cells, kind, buf = [], None, []
-    for line in text.splitlines():
-        if line.strip() in ("# %%", "# %% [markdown]"):
-            if kind is not None: cells.append((kind, "\n".join(buf).strip("\n")))
-            kind, buf = ("markdown" if "markdown" in line else "code"), []
-        else:
-            if kind is None: kind = "code"
-            buf.append(line)
-    if kind is not None: cells.append((kind, "\n".join(buf).strip("\n")))
-    return [c for c in cells if c[1].strip()]
-
-
-def _uncomment(s):
-    lines = s.split("\n")
-    if all(l.startswith("# ") or l.rstrip() == "#" or not l.strip() for l in lines):
-        return "\n".join(l[2:] if l.startswith("# ") else "" if l.rstrip() == "#" else l for l in lines)
-    return s
-
-
-def _src(s): 
-    lines = s.split("\n")
-    return [l + "\n" for l in lines[:-1]] + [lines[-1]]
-
-
-def from_py(src, dest):
-    cells = []
-    for i, (kind, s) in enumerate(to_cells(Path(src).read_text())):
-        if kind == "markdown": s = _uncomment(s)
-        cid = hashlib.sha1(f"{i}:{s}".encode()).hexdigest()[:8]  # stable ids keep the exported module stable
-        c = {"cell_type": kind, "id": cid, "metadata": {}, "source": _src(s)}
-        if kind == "code": c.update(execution_count=None, outputs=[])
-        cells.append(c)
-    meta = json.loads(Path(dest).read_text()).get("metadata", NB_META) if Path(dest).exists() else NB_META
-    nb = {"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5}
-    _write(nb, dest)
+def _jupytext():
+    try: import jupytext
+    except ImportError: sys.exit("tools/nb.py needs jupytext: run it with the course venv, `.venv/bin/python tools/nb.py ...`")
+    return jupytext
 
 
 def _write(nb, dest):  # as nbdev writes notebooks
     Path(dest).write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+
+
+def _src(s):
+    lines = s.split("\n")
+    return [l + "\n" for l in lines[:-1]] + [lines[-1]]
+
+
+def to_py(src, dest):
+    jt = _jupytext()
+    nb = jt.read(src)
+    nb.metadata = {"jupytext": dict(_PLAIN)}
+    for c in nb.cells: c.metadata = {}
+    jt.write(nb, dest, fmt="py:percent")
+
+
+def from_py(src, dest):
+    jt = _jupytext()
+    old = json.loads(Path(dest).read_text()) if Path(dest).exists() else {}
+    ids = {"".join(c["source"]): c.get("id") for c in old.get("cells", [])}   # an unchanged cell keeps its id
+    cells, used = [], set()
+    for i, c in enumerate(c for c in jt.read(src, fmt="py:percent").cells if c.source.strip()):
+        kind, s = ("markdown" if c.cell_type == "markdown" else "code"), c.source.strip("\n")
+        cid = ids.get(s) if ids.get(s) not in used else None
+        cid = cid or hashlib.sha1(f"{i}:{s}".encode()).hexdigest()[:8]  # stable ids keep the exported module stable
+        used.add(cid)
+        cell = {"cell_type": kind, "id": cid, "metadata": {}, "source": _src(s)}
+        if kind == "code": cell.update(execution_count=None, outputs=[])
+        cells.append(cell)
+    _write({"cells": cells, "metadata": old.get("metadata", NB_META), "nbformat": 4, "nbformat_minor": 5}, dest)
 
 
 def set_meta(*paths):
@@ -71,17 +69,6 @@ def set_meta(*paths):
     for p in paths:
         nb = json.loads(Path(p).read_text())
         if nb.get("metadata") != NB_META: nb["metadata"] = NB_META; _write(nb, p)
-
-
-def to_py(src, dest):
-    nb = json.loads(Path(src).read_text())
-    out = []
-    for c in nb["cells"]:
-        out.append("# %% [markdown]" if c["cell_type"] == "markdown" else "# %%")
-        s = "".join(c["source"])
-        out.append("\n".join(("# " + l).rstrip() for l in s.split("\n")) if c["cell_type"] == "markdown" else s)
-        out.append("")
-    Path(dest).write_text("\n".join(out))
 
 
 if __name__ == "__main__":
