@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['get_device', 'seed_everything', 'is_quick', 'by_mode', 'data_dir', 'in_colab', 'in_slurm', 'in_notebook',
-           'env_report', 'record', 'results_dir', 'load_results', 'show_results']
+           'env_report', 'record', 'check_answer', 'results_dir', 'load_results', 'show_results']
 
 # %% ../nbs/00_whole_game.ipynb #9b45b7fb
 import os, random, platform, json, sys, warnings
@@ -151,6 +151,25 @@ def record(name:str, # what was measured, e.g. "test accuracy"
     path = os.environ.get("MLCOURSE_RECORD")
     if path:
         with open(path, "a") as f: f.write(json.dumps(rec) + "\n")
+    return value
+
+# %% ../nbs/00_whole_game.ipynb #f48cc32b
+def check_answer(exercise:str, # which exercise and what it asks, e.g. "exercise 2: macro F1 at tuned thresholds"
+                 value, # the answer the solution computed (a number)
+                 quick:tuple, # (low, high): where a correct answer lands in quick mode, from measured runs
+                 full:tuple=None, # (low, high) in full mode, once a full-mode run has measured it
+                ):
+    "Record an exercise's answer and check that it lands in the range the exercise states for this mode."
+    record(exercise, value)
+    rng = quick if is_quick() else full
+    if rng is None:
+        print(f"  no full-mode range is stated yet (quick mode lands in {quick[0]:g}..{quick[1]:g}): this run measures it")
+        return value
+    lo, hi = rng
+    v = float(_plain(value))
+    if not (lo <= v <= hi):
+        raise AssertionError(f"{exercise}: the answer {v:.4g} is outside {lo:g}..{hi:g}, where a correct answer lands "
+                             f"in {'quick' if is_quick() else 'full'} mode. Compare your code with the exercise text.")
     return value
 
 # %% ../nbs/00_whole_game.ipynb #23c83cc0

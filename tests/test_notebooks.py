@@ -102,3 +102,41 @@ def test_text_edits_reach_the_notebook(tmp_path):
     assert [c["cell_type"] for c in new["cells"][-2:]] == ["markdown", "code"]
     assert new["metadata"] == json.loads(p.read_text())["metadata"]
     assert len({c["id"] for c in new["cells"]}) == len(new["cells"])
+
+
+# Lessons whose exercises are still open questions without stated ranges and solution cells (the list only shrinks:
+# a listed lesson that meets the rule fails `test_unchecked_list_is_current`).
+UNCHECKED_EXERCISES = {p.name for p in LESSONS} - {"00_whole_game.ipynb"}
+
+def exercise_parts(p):
+    "(numbered exercise texts, sources of the `#| solution` cells) of a notebook's Exercises section."
+    cs, i = cells(p), None
+    for k, c in enumerate(cs):
+        if c["cell_type"] == "markdown" and re.search(r"^##+ Exercises", src(c), re.M): i = k
+    if i is None: return [], []
+    text = src(cs[i]).split("### Going further")[0]
+    items = [" ".join(t.split()) for t in re.split(r"^\d+\.\s", text, flags=re.M)[1:]]
+    sols = [src(c) for c in cs[i + 1:] if c["cell_type"] == "code" and re.match(r"#\|\s*solution\b", src(c))]
+    return items, sols
+
+def exercises_checked(p):
+    items, sols = exercise_parts(p)
+    answered = {int(n) for s in sols for n in re.findall(r"check_answer\(\s*[\"']exercise (\d+)", s)}
+    return bool(items) and all("correct answer" in t for t in items) and answered == set(range(1, len(items) + 1)) \
+        and all("check_answer(" in s for s in sols)
+
+
+@pytest.mark.parametrize("p", [p for p in LESSONS if p.name not in UNCHECKED_EXERCISES], ids=lambda p: p.name)
+def test_exercises_state_their_range_and_have_solutions(p):
+    items, sols = exercise_parts(p)
+    assert items, f"{p.name}: no numbered exercises"
+    for n, t in enumerate(items, 1):
+        assert "correct answer" in t, f"{p.name}: exercise {n} does not say where a correct answer lands"
+    answered = {int(n) for s in sols for n in re.findall(r"check_answer\(\s*[\"']exercise (\d+)", s)}
+    assert answered == set(range(1, len(items) + 1)), f"{p.name}: solutions check exercises {sorted(answered)} of {len(items)}"
+    assert all("check_answer(" in s for s in sols), f"{p.name}: every solution cell ends with check_answer"
+
+
+def test_unchecked_list_is_current():
+    done = sorted(n for n in UNCHECKED_EXERCISES if (NBS/n).exists() and exercises_checked(NBS/n))
+    assert not done, f"these lessons now have checked exercises: remove them from UNCHECKED_EXERCISES: {done}"

@@ -51,6 +51,8 @@ def course(tmp_path):
               {"output_type": "display_data", "metadata": {}, "data": {
                   "application/javascript": "alert('hi')", "text/plain": "<IPython.core.display.Javascript object>"}}),
          md("## Exercises\n1. Change `double` to triple. ![a sketch](sketch.png)"),
+         code("#| solution\ntriple = lambda x: 3 * x\ncheck_answer('exercise 1', triple(2), quick=(6, 6))",
+              stdout("exercise 1: 6\n")),
          code("#| hide\nfrom nbdev import nbdev_export; nbdev_export()")]
     b = [md("# Beta lesson\n> What beta teaches."), md("## Part two"),
          code("#| slow\ntrain_for_an_hour()"), code("1 + 1", {"output_type": "execute_result", "execution_count": 1,
@@ -93,6 +95,10 @@ def test_pages_navigation_index_and_figures(course):
     # the figure is embedded; the exercises are there; a skipped slow cell says why it has no output
     assert alpha.count(f'src="data:image/png;base64,{course["fig"]}') == 2  # the output, and a picture in the prose
     assert 'id="Exercises"' in alpha and "Change <code>double</code> to triple." in alpha
+    # an exercise's solution is on the page, folded under "Solution", with its output
+    sol = re.search(r'<details class="solution"><summary>Solution</summary>(.*?)</details>', alpha, re.S)
+    assert sol and "triple" in sol.group(1) and "exercise 1: 6" in sol.group(1) and "#|" not in sol.group(1)
+    assert alpha.count('<details class="solution">') == 1
     assert "HBox(children" not in alpha and "alert(" not in alpha and "Javascript object" not in alpha
     assert "Not run in quick mode" in beta and "train_for_an_hour" in beta
     # which run each page shows; one local stylesheet and no scripts

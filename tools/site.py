@@ -84,6 +84,7 @@ def directives(src):
 
 
 NO_INPUT = "site-no-input"  # a tag for cells marked `#| echo: false`: nbconvert's TagRemovePreprocessor hides the code
+SOLUTION = "site-solution"  # a tag for cells marked `#| solution`: shown folded, under "Solution"
 NOTE = '<p class="note">Not run {why}: this cell is marked <em>{flag}</em>. Run the notebook {how} to see its output.</p>'
 
 
@@ -99,6 +100,7 @@ def reader_cells(nb, mode, device=""):
         if "hide" in d or d.get("include") == "false": continue
         if d.get("output") == "false": c.outputs = []
         if d.get("echo") == "false": c.metadata.setdefault("tags", []).append(NO_INPUT)
+        if "solution" in d: c.metadata.setdefault("tags", []).append(SOLUTION)
         outs = []
         for o in c.get("outputs", []):
             if any(k in o.get("data", {}) for k in LIVE): continue  # its text form is only a repr
@@ -163,6 +165,10 @@ def fix_links(body, pages, nbs_dir, name=""):
         elif not u.scheme and (nbs_dir/u.path).is_file():  # a picture next to the notebook: embedded
             kind = mimetypes.guess_type(u.path)[0] or "application/octet-stream"
             img["src"] = f"data:{kind};base64,{base64.b64encode((nbs_dir/u.path).read_bytes()).decode()}"
+    for cell in soup.select(f"div.celltag_{SOLUTION}"):   # an exercise's solution: folded until the reader opens it
+        details = soup.new_tag("details", attrs={"class": "solution"})
+        summary = soup.new_tag("summary"); summary.string = "Solution"
+        cell.wrap(details); details.insert(0, summary)
     for s in soup.find_all(["script", "link"]): s.decompose()  # nothing executes or loads: figures are data: URIs
     return str(soup)
 
@@ -304,6 +310,8 @@ pre { margin: 0; padding: .5rem .7rem; overflow-x: auto; font: 13.5px/1.45 ui-mo
 h1:hover .anchor-link, h2:hover .anchor-link, h3:hover .anchor-link { visibility: visible; }
 .badge { display: inline-block; font-size: .8rem; padding: 0 .4rem; border: 1px solid #bbb; border-radius: 3px; }
 td.when { white-space: nowrap; }
+details.solution { border-left: 3px solid #9ab; margin: .4rem 0; padding-left: .5rem; }
+details.solution > summary { cursor: pointer; color: #357; font-weight: 600; }
 p.note { color: #555; font-size: .9rem; font-style: italic; margin: .2rem .7rem; }
 .ansi-red-fg { color: #c4302b; } .ansi-green-fg { color: #2a8a2a; } .ansi-yellow-fg { color: #a07800; }
 .ansi-blue-fg { color: #2456b3; } .ansi-cyan-fg { color: #1f8a99; } .ansi-bold { font-weight: bold; }
