@@ -1,4 +1,5 @@
-"Interpret: confusion counts against scikit-learn, error tables, top losses, missing-label detection, plots to PNG."
+"""mlcourse.confusion (lesson 15) and mlcourse.interpret (lesson 16, which re-exports it): confusion counts against
+scikit-learn, error tables, top losses, missing-label detection, plots to PNG."""
 import numpy as np, pandas as pd, pytest, torch
 import torch.nn as nn, torch.nn.functional as F
 import matplotlib
@@ -391,3 +392,15 @@ def test_likely_missing_labels_agreement_demotes_misreadings():
     assert df["score"].is_monotonic_decreasing and (df["score"] <= df["prob"]).all()
     with pytest.raises(ValueError, match="rank must be"):
         likely_missing_labels(P, Yobs, rank="loss")
+
+
+def test_interpret_reexports_the_confusion_tools():
+    "Lesson 15 exports the confusion tools to mlcourse.confusion; mlcourse.interpret keeps every one importable."
+    import mlcourse.confusion as conf, mlcourse.interpret as interp
+    assert set(conf.__all__) == {"confusion_matrix", "plot_confusion_matrix", "label_confusion", "plot_label_confusion",
+                                 "most_confused", "error_table"}
+    for name in conf.__all__:
+        assert getattr(interp, name) is getattr(conf, name) and name in interp.__all__, name
+    ns = {}
+    exec("from mlcourse.interpret import *", ns)
+    assert {"plot_confusion_matrix", "top_losses", "likely_missing_labels", "plot_history"} <= set(ns)
