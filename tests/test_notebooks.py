@@ -109,6 +109,7 @@ def test_text_edits_reach_the_notebook(tmp_path):
 CHECKED_EXERCISES = {  # one per line
     "00_whole_game.ipynb",
     "02_datasets.ipynb",
+    "03_data_wrangling.ipynb",
     "06a_distributed.ipynb",
     "06b_checkpoint.ipynb",
     "12_multilabel_losses.ipynb",
