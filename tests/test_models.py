@@ -1,4 +1,5 @@
-"Tests of mlcourse.models: shapes, sizes, freezing, pretrained weights offline, summary, and that models learn."
+"""Tests of the models: mlcourse.cnn (lesson 09), mlcourse.resnet (10) and mlcourse.models (11, which re-exports the
+other two): shapes, sizes, freezing, pretrained weights offline, summary, and that models learn."""
 import os, time
 import pytest
 import torch
@@ -8,6 +9,15 @@ import torchvision
 from mlcourse.models import (SimpleCNN, ResNet, BasicBlock, Bottleneck, mnist_resnet18, TransferModel, ConcatEnsemble,
                              BACKBONES, freeze, unfreeze, param_groups, replace_head, summary, count_params,
                              adapt_input_channels, pretrained_state_dict, weights_path, weights_cached, make_head)
+
+
+def test_models_reexports_cnn_and_resnet():
+    "Every model of the course is importable from mlcourse.models, as the same object as in its own module."
+    import mlcourse.cnn, mlcourse.resnet, mlcourse.models
+    for mod in (mlcourse.cnn, mlcourse.resnet):
+        for name in mod.__all__:
+            assert name in mlcourse.models.__all__, f"mlcourse.models does not re-export {name}"
+            assert getattr(mlcourse.models, name) is getattr(mod, name)
 
 
 def test_mnist_resnet18_size_and_shape():
