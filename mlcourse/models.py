@@ -106,7 +106,7 @@ def adapt_input_channels(model:nn.Module, # a model whose first Conv2d expects 3
     _set_module(model, name, new)
     return model
 
-# %% ../nbs/11_transfer_learning.ipynb #3a3d9acc
+# %% ../nbs/11_transfer_learning.ipynb #1c874b6d
 _HOST = "download.pytorch.org"
 
 def _weights(arch):
@@ -123,8 +123,9 @@ def weights_cached(arch:str) -> bool:
     "True when the ImageNet weights of `arch` are already in the torch hub cache."
     return weights_path(arch).is_file()
 
-def _online(host=_HOST, port=443, timeout=2.0):
-    "Can we open a connection to `host` within `timeout` seconds? (DNS included, in a thread that cannot hang us.)"
+def _online(host=None, port=443, timeout=2.0):
+    "Can we open a connection to `host` (default `_HOST`) within `timeout` seconds? (DNS included, in a thread.)"
+    host = host or _HOST   # read at call time, so a changed `_HOST` is the one probed
     if os.environ.get("MLCOURSE_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"): return False
     ok = []
     def probe():

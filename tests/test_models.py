@@ -82,9 +82,13 @@ def test_unreachable_host_fails_within_seconds(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.delenv("MLCOURSE_OFFLINE", raising=False)
     monkeypatch.setattr(mm, "_HOST", "10.255.255.1")  # non-routable: a connect here would hang without a timeout
+    probed = []
+    real = mm.socket.create_connection
+    monkeypatch.setattr(mm.socket, "create_connection", lambda addr, *a, **kw: (probed.append(addr), real(addr, *a, **kw))[1])
     t0 = time.time()
     with pytest.raises(RuntimeError, match="cannot be reached"): pretrained_state_dict("resnet18", timeout=1.0)
     assert time.time() - t0 < 5
+    assert probed == [("10.255.255.1", 443)], f"the probe went to {probed}, not to the patched host"
 
 
 def test_cached_weights_load(monkeypatch, tmp_path):

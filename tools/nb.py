@@ -51,12 +51,13 @@ def to_py(src, dest):
 def from_py(src, dest):
     jt = _jupytext()
     old = json.loads(Path(dest).read_text()) if Path(dest).exists() else {}
-    ids = {"".join(c["source"]): c.get("id") for c in old.get("cells", [])}   # an unchanged cell keeps its id
+    ids = {}   # an unchanged cell keeps its id (cells with the same source, in order)
+    for c in old.get("cells", []): ids.setdefault("".join(c["source"]).strip("\n"), []).append(c.get("id"))
     cells, used = [], set()
     for i, c in enumerate(c for c in jt.read(src, fmt="py:percent").cells if c.source.strip()):
         kind, s = ("markdown" if c.cell_type == "markdown" else "code"), c.source.strip("\n")
-        cid = ids.get(s) if ids.get(s) not in used else None
-        cid = cid or hashlib.sha1(f"{i}:{s}".encode()).hexdigest()[:8]  # stable ids keep the exported module stable
+        cid = ids[s].pop(0) if ids.get(s) else None
+        if not cid or cid in used: cid = hashlib.sha1(f"{i}:{s}".encode()).hexdigest()[:8]  # stable: the module stays stable
         used.add(cid)
         cell = {"cell_type": kind, "id": cid, "metadata": {}, "source": _src(s)}
         if kind == "code": cell.update(execution_count=None, outputs=[])
