@@ -136,24 +136,26 @@ def _online(host=None, port=443, timeout=2.0):
     t.start(); t.join(timeout + 0.5)
     return bool(ok)
 
-# %% ../nbs/11_transfer_learning.ipynb #c115de13
+# %% ../nbs/11_transfer_learning.ipynb #38b6b426
 def pretrained_state_dict(arch:str, # a name from `BACKBONES`
                           timeout:float=2.0, # seconds to wait for the download server before giving up
                          ) -> dict:
     "torchvision's ImageNet weights for `arch`: from the hub cache, else downloaded; offline, a clear error at once."
     path = weights_path(arch)
     if path.is_file(): return torch.load(path, map_location="cpu", weights_only=True)
-    if not _online(timeout=timeout):
-        raise RuntimeError(
+    def unreachable(why):
+        return RuntimeError(
             f"The ImageNet weights of {arch} are not in the torch hub cache ({path}) and {_HOST} cannot be reached "
-            "(no internet, or MLCOURSE_OFFLINE=1). To fix it: on a machine with internet run\n"
+            f"({why}). To fix it: on a machine with internet run\n"
             f"    python -c \"import torchvision; torchvision.models.get_model('{arch}', weights='DEFAULT')\"\n"
             f"and copy {path.name} into {path.parent} here (or point $TORCH_HOME at a folder that has "
             "hub/checkpoints/ with it). Or train without ImageNet weights: pretrained=False, or your own "
             "pretrained body (see the transfer-learning lesson).")
+    if not _online(timeout=timeout): raise unreachable("no internet, or MLCOURSE_OFFLINE=1")
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(30)  # a stalled download fails instead of hanging
     try: return _weights(arch).get_state_dict(progress=False, check_hash=False)
+    except OSError as e: raise unreachable(f"the download failed: {e}") from e   # URLError is an OSError
     finally: socket.setdefaulttimeout(old)
 
 # %% ../nbs/11_transfer_learning.ipynb #4df897d0

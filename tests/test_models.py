@@ -77,7 +77,7 @@ def test_offline_error_is_fast_and_names_fix(monkeypatch, tmp_path):
 
 
 def test_unreachable_host_fails_within_seconds(monkeypatch, tmp_path):
-    "Without MLCOURSE_OFFLINE, a host that does not answer still gives the error within the timeout."
+    "Without MLCOURSE_OFFLINE, a host that does not answer, or a download that fails, gives the clear error in seconds."
     import mlcourse.models as mm
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.delenv("MLCOURSE_OFFLINE", raising=False)
@@ -88,7 +88,7 @@ def test_unreachable_host_fails_within_seconds(monkeypatch, tmp_path):
     t0 = time.time()
     with pytest.raises(RuntimeError, match="cannot be reached"): pretrained_state_dict("resnet18", timeout=1.0)
     assert time.time() - t0 < 5
-    assert probed == [("10.255.255.1", 443)], f"the probe went to {probed}, not to the patched host"
+    assert probed[:1] == [("10.255.255.1", 443)], f"the probe went to {probed[:1]}, not to the patched host"
 
 
 def test_cached_weights_load(monkeypatch, tmp_path):
