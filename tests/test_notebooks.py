@@ -116,6 +116,9 @@ CHECKED_EXERCISES = {  # one per line
     "12_multilabel_losses.ipynb",
     "13_metrics_and_thresholds.ipynb",
     "17_ensembles_pseudo_labels.ipynb",
+    "18_multidigit_questions.ipynb",
+    "19_pitfalls.ipynb",
+    "20_train_fast.ipynb",
 }
 UNCHECKED_EXERCISES = {p.name for p in LESSONS} - CHECKED_EXERCISES
 
