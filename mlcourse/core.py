@@ -180,7 +180,7 @@ def results_dir() -> Path:
         if (base/"nbs").is_dir() and (base/"settings.ini").is_file(): return base/"results"
     return Path.cwd()/"results"
 
-def load_results(notebook:str, # e.g. "17_ensembles_pseudo_labels" (".ipynb" optional)
+def load_results(notebook:str, # e.g. "12_ensembles_pseudo_labels" (".ipynb" optional)
                 ) -> dict:
     "The full-mode results file of `notebook` (None when no full-mode run was recorded)."
     p = results_dir()/f"{Path(notebook).stem}.json"

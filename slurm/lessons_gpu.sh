@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run chosen lessons in full mode on one V100 of CSC's Puhti: tools/run_course.py --full, each notebook in a fresh
 # process; the executed notebooks and summary.md go to /scratch/<project>/$USER/mlcourse-lessons/<job id>/.
-#   sbatch slurm/lessons_gpu.sh 09 10       # lessons whose file names start with 09 or 10 (none given: all)
+#   sbatch slurm/lessons_gpu.sh 04 05       # lessons whose file names start with 04 or 05 (none given: all)
 #SBATCH --job-name=mlcourse-lessons
 #SBATCH --partition=gpu                  # gputest for a 15-minute trial
 #SBATCH --gres=gpu:v100:1,nvme:20        # one V100, 20 GB of NVMe for the data and the datasets lessons build

@@ -95,7 +95,7 @@ def test_a_fork_fails_check_until_sync(tree):
         assert '"git+https://github.com/a-teacher/mlcourse@spring"' in src(cs[0])
         assert f"(https://colab.research.google.com/github/a-teacher/mlcourse/blob/spring/nbs/{p.name})" in src(cs[title_index(cs) + 1])
     readme = (tree/"README.md").read_text()
-    assert "colab.research.google.com/github/a-teacher/mlcourse/blob/spring/nbs/18_" in readme
+    assert "colab.research.google.com/github/a-teacher/mlcourse/blob/spring/nbs/11_" in readme
     assert "colab.research.google.com/github/mlcourse/" not in readme
     s = ini()
     set_ini(tree, user=s["user"], branch=s["branch"])   # back again: every file as it was, byte for byte
@@ -104,7 +104,7 @@ def test_a_fork_fails_check_until_sync(tree):
 
 
 def test_check_names_the_notebook_that_disagrees_and_sync_fixes_only_it(tree):
-    lesson, lib = tree/"nbs"/"03_data_wrangling.ipynb", tree/"nbs"/"00_whole_game.ipynb"
+    lesson, lib = tree/"nbs"/"02_data_wrangling.ipynb", tree/"nbs"/"00_whole_game.ipynb"
     nb = json.loads(lesson.read_text())   # an old install cell, by hand
     nb["cells"][0]["source"] = ['#| hide\n', 'import sys\n', 'if "google.colab" in sys.modules:\n',
                                 '    import subprocess; subprocess.run(["pip", "install", "git+https://github.com/x/y"])']
@@ -115,7 +115,7 @@ def test_check_names_the_notebook_that_disagrees_and_sync_fixes_only_it(tree):
     r = tool("check", root=tree)
     assert r.returncode == 1
     named = {re.match(r"nbs/(\S+?):", l).group(1) for l in r.stdout.splitlines() if l.startswith("nbs/")}
-    assert named == {"00_whole_game.ipynb", "03_data_wrangling.ipynb"}, r.stdout
+    assert named == {"00_whole_game.ipynb", "02_data_wrangling.ipynb"}, r.stdout
     others = {k: v for k, v in snapshot(tree).items() if k.name not in named}
     r = tool("sync", str(lesson), str(lib), root=tree)
     assert r.returncode == 0 and "README.md" not in r.stdout

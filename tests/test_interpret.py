@@ -1,4 +1,4 @@
-"""mlcourse.confusion (lesson 15) and mlcourse.interpret (lesson 16, which re-exports it): confusion counts against
+"""mlcourse.confusion (lesson 09) and mlcourse.interpret (lesson 10, which re-exports it): confusion counts against
 scikit-learn, error tables, top losses, missing-label detection, plots to PNG."""
 import numpy as np, pandas as pd, pytest, torch
 import torch.nn as nn, torch.nn.functional as F
@@ -395,7 +395,7 @@ def test_likely_missing_labels_agreement_demotes_misreadings():
 
 
 def test_interpret_reexports_the_confusion_tools():
-    "Lesson 15 exports the confusion tools to mlcourse.confusion; mlcourse.interpret keeps every one importable."
+    "Lesson 09 exports the confusion tools to mlcourse.confusion; mlcourse.interpret keeps every one importable."
     import mlcourse.confusion as conf, mlcourse.interpret as interp
     assert set(conf.__all__) == {"confusion_matrix", "plot_confusion_matrix", "label_confusion", "plot_label_confusion",
                                  "most_confused", "error_table"}

@@ -1,4 +1,4 @@
-"tools/missing_labels_runs.py, the script behind lesson 16's table: a tiny run end to end, and its scoring."
+"tools/missing_labels_runs.py, the script behind lesson 10's table: a tiny run end to end, and its scoring."
 import importlib.util, json
 from pathlib import Path
 import numpy as np, pytest, torch

@@ -1,4 +1,4 @@
-"""Tests of the models: mlcourse.cnn (lesson 09), mlcourse.resnet (10) and mlcourse.models (11, which re-exports the
+"""Tests of the models: mlcourse.cnn (lesson 04), mlcourse.resnet (05) and mlcourse.models (06, which re-exports the
 other two): shapes, sizes, freezing, pretrained weights offline, summary, and that models learn."""
 import os, time
 import pytest

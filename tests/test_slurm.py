@@ -133,14 +133,14 @@ def test_no_requeue_after_a_failure_or_too_many_restarts(puhti, status, restarts
 def test_lessons_job_creates_the_venv_and_runs_the_chosen_lessons_in_full_mode(puhti):
     puhti.stub("python3", FAKE_PYTHON3)
     venv, data = puhti.projappl/"mlcourse-venv", puhti.nvme/"mlcourse-data"
-    rc, out = puhti.run("lessons_gpu.sh", "09", "10", MLCOURSE_VENV="")   # empty: the default under /projappl
+    rc, out = puhti.run("lessons_gpu.sh", "04", "05", MLCOURSE_VENV="")   # empty: the default under /projappl
     calls = puhti.calls.read_text().splitlines()
     assert rc == 0, out
     assert f"python3 -m venv --system-site-packages {venv}" in calls, calls
     assert f"venv-python -m pip install -q -e {ROOT} execnb>=0.1.12,<0.2 (MLCOURSE_DATA=)" in calls, calls
     lessons_out = puhti.scratch/"mlcourse-lessons"/JOB
-    assert f"srun python tools/run_course.py --full --out {lessons_out} 09 10 (SRUN_CPUS_PER_TASK=1)" in calls, calls
-    assert f"venv-python tools/run_course.py --full --out {lessons_out} 09 10 (MLCOURSE_DATA={data})" in calls, calls
+    assert f"srun python tools/run_course.py --full --out {lessons_out} 04 05 (SRUN_CPUS_PER_TASK=1)" in calls, calls
+    assert f"venv-python tools/run_course.py --full --out {lessons_out} 04 05 (MLCOURSE_DATA={data})" in calls, calls
     assert (data/"fashion-mnist"/"train-labels-idx1-ubyte.gz").exists()
     module = next(i for i, c in enumerate(calls) if c.startswith("module load pytorch/"))
     assert module < calls.index(f"python3 -m venv --system-site-packages {venv}")   # the venv sits on the module
@@ -148,9 +148,9 @@ def test_lessons_job_creates_the_venv_and_runs_the_chosen_lessons_in_full_mode(p
 
 def test_a_job_without_a_project_stops_with_a_message(puhti):
     env = {k: "" for k in ("MLCOURSE_PROJECT", "MLCOURSE_SCRATCH", "MLCOURSE_PROJAPPL")}
-    rc, out = puhti.run("lessons_gpu.sh", "09", **env)
+    rc, out = puhti.run("lessons_gpu.sh", "04", **env)
     assert rc != 0 and "no CSC project given: export MLCOURSE_PROJECT=project_<number>" in out, out
-    assert puhti.calls.read_text().splitlines() == ["sbatch slurm/lessons_gpu.sh 09"]   # nothing else ran
+    assert puhti.calls.read_text().splitlines() == ["sbatch slurm/lessons_gpu.sh 04"]   # nothing else ran
 
 
 def test_scripts_pass_bash_n_and_shellcheck():

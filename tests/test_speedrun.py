@@ -1,10 +1,10 @@
-"The speedrun recipe: lesson 20 and tests/bench/bench_speedrun.py define the same recipe, and it runs."
+"The speedrun recipe: lesson 14 and tests/bench/bench_speedrun.py define the same recipe, and it runs."
 import ast, importlib.util, json
 from pathlib import Path
 import pytest, torch
 
 ROOT = Path(__file__).resolve().parents[1]
-NB, BENCH = ROOT/"nbs"/"20_train_fast.ipynb", ROOT/"tests"/"bench"/"bench_speedrun.py"
+NB, BENCH = ROOT/"nbs"/"14_train_fast.ipynb", ROOT/"tests"/"bench"/"bench_speedrun.py"
 SHARED = ("RECIPE", "speed_cnn", "TimeToAccuracy", "PilImages", "loader", "train")
 
 def _defs(code):

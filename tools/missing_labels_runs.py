@@ -1,4 +1,4 @@
-"""The runs behind the table in lesson 16: precision at k of `likely_missing_labels` for one model configuration.
+"""The runs behind the table in lesson 10: precision at k of `likely_missing_labels` for one model configuration.
 
 Trains on one half of a collage with 10% of its labels removed, predicts the other half, and ranks that half's
 unannotated pairs both ways (`rank="prob"` and `rank="agreement"`), k = the removed labels in that half.

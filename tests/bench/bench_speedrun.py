@@ -1,6 +1,6 @@
-"""Benchmark: train fast (lesson 20). A plain script; `make bench` runs it; BENCH_QUICK=1 for a small run.
+"""Benchmark: train fast (lesson 14). A plain script; `make bench` runs it; BENCH_QUICK=1 for a small run.
 
-This file defines the speedrun recipe that nbs/20_train_fast.ipynb teaches (`RECIPE`, `speed_cnn`, `TimeToAccuracy`,
+This file defines the speedrun recipe that nbs/14_train_fast.ipynb teaches (`RECIPE`, `speed_cnn`, `TimeToAccuracy`,
 `train`); tests/test_speedrun.py checks that the lesson's copy agrees. It prints, each measured in this one run:
 
 1. time to accuracy: the recipe against (a) the same model in fp32 NCHW with a constant learning rate and (b) the plain
@@ -24,7 +24,7 @@ from mlcourse.train import fit, predict, Callback
 
 QUICK = os.environ.get("BENCH_QUICK", "0") not in ("0", "", "false")
 
-# the recipe of lesson 20 (keep in step with nbs/20_train_fast.ipynb; tests/test_speedrun.py checks)
+# the recipe of lesson 14 (keep in step with nbs/14_train_fast.ipynb; tests/test_speedrun.py checks)
 RECIPE = dict(widths=(32, 64, 128), convs=(2, 2, 2), pool_first=True, bs=128, lr=3e-3, epochs=6, sched="onecycle",
               label_smoothing=0.1, flip=0.5, flip_tta=True, precision="auto", channels_last="auto", compile=False,
               loader="tensor")
@@ -33,7 +33,7 @@ def speed_cnn(widths=(32, 64, 128), # channels of each stage; a 2x2 max pool end
               convs=(2, 2, 2), # conv-BN-ReLU units per stage
               pool_first:bool=True, # each stage's last unit pools right after its convolution, before BN and ReLU
              ) -> nn.Sequential:
-    "Lesson 09's CNN, but each stage's last batch norm and ReLU run after the pooling, on a quarter of the values."
+    "Lesson 04's CNN, but each stage's last batch norm and ReLU run after the pooling, on a quarter of the values."
     layers, ni = [], 1
     for nf, k in zip(widths, convs):
         for i in range(k):
@@ -164,9 +164,9 @@ def pipeline_share():
     g = torch.Generator().manual_seed(0)
     canvas = torch.randint(0, 256, (n // 4, 1, 64, 64), dtype=torch.uint8, generator=g)   # multi-digit-sized images
     norm = ((0.29,), (0.35,))
-    cases = {"SimpleCNN (lesson 09), Fashion-MNIST, bs 128, Augment.photos": (
+    cases = {"SimpleCNN (lesson 04), Fashion-MNIST, bs 128, Augment.photos": (
                  SimpleCNN(1, 10), TensorLoader(x[:n], y[:n], bs=128, shuffle=True, augment=Augment.photos(), normalize=norm, seed=0)),
-             "speed_cnn (lesson 20's recipe), Fashion-MNIST, bs 128, mirror images": (
+             "speed_cnn (lesson 14's recipe), Fashion-MNIST, bs 128, mirror images": (
                  speed_cnn(), loader(x[:n], y[:n], RECIPE["bs"], shuffle=True, flip=RECIPE["flip"])),
              "mnist_resnet18 (width 16), 64x64 canvases, bs 64, Augment.digits": (
                  mnist_resnet18(55, base_width=16), TensorLoader(canvas, torch.zeros(len(canvas), 55), bs=64, shuffle=True,

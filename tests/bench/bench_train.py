@@ -4,7 +4,7 @@
    no schedule): the losses must agree to 1e-6; prints the wall-time ratio fit/hand (median of several runs).
 2. Speed of the defaults: time to reach the same Fashion-MNIST test accuracy with the course CNN, `fit`'s defaults
    (bf16 autocast where the CPU/GPU has it, channels_last) against float32 NCHW; prints the speed-up.
-   (On 4,000 training images for 2 epochs, so that all of `make bench` fits in 10 minutes on 2 cores; lesson 20 and
+   (On 4,000 training images for 2 epochs, so that all of `make bench` fits in 10 minutes on 2 cores; lesson 14 and
    bench_speedrun.py measure time to accuracy on the whole set.)
 """
 import os, statistics, sys, time

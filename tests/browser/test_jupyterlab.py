@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NBS = ROOT/"nbs"
 VENV_BIN = Path(sys.executable).parent
-NOTEBOOKS = os.environ.get("MLCOURSE_BROWSER_NBS", "index.ipynb 00_whole_game.ipynb 03_data_wrangling.ipynb 07_training_loop.ipynb").split()
+NOTEBOOKS = os.environ.get("MLCOURSE_BROWSER_NBS", "index.ipynb 00_whole_game.ipynb 02_data_wrangling.ipynb 03_training_loop.ipynb").split()
 OPEN_LIMIT_S = 90    # JupyterLab loaded, the notebook open and its kernel idle
 RUN_LIMIT_S = 180    # Run All Cells, quick mode, on 2 cores (the lessons take 10-60 s)
 SETTLE_S, CLEAN_S = 10, 3  # once the kernel is idle, the tab must be unmodified within SETTLE_S and stay so CLEAN_S
