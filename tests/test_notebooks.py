@@ -106,7 +106,8 @@ def test_text_edits_reach_the_notebook(tmp_path):
 
 # Lessons whose exercises are still open questions without stated ranges and solution cells (the list only shrinks:
 # a listed lesson that meets the rule fails `test_unchecked_list_is_current`).
-UNCHECKED_EXERCISES = {p.name for p in LESSONS} - {"00_whole_game.ipynb"}
+UNCHECKED_EXERCISES = {p.name for p in LESSONS} - {"00_whole_game.ipynb", "15_confusion_matrices.ipynb",
+                                                 "16_error_analysis.ipynb"}
 
 def exercise_parts(p):
     "(numbered exercise texts, sources of the `#| solution` cells) of a notebook's Exercises section."
