@@ -115,6 +115,8 @@ CHECKED_EXERCISES = {  # one per line
     "02b_checkpoint.ipynb",
     "07_multilabel_losses.ipynb",
     "08_metrics_and_thresholds.ipynb",
+    "09_confusion_matrices.ipynb",
+    "10_error_analysis.ipynb",
     "12_ensembles_pseudo_labels.ipynb",
     "11_multidigit_questions.ipynb",
     "13_pitfalls.ipynb",
