@@ -113,6 +113,8 @@ CHECKED_EXERCISES = {  # one per line
     "02_data_wrangling.ipynb",
     "02a_distributed.ipynb",
     "02b_checkpoint.ipynb",
+    "03_training_loop.ipynb",
+    "04_cnn_from_scratch.ipynb",
     "07_multilabel_losses.ipynb",
     "08_metrics_and_thresholds.ipynb",
     "09_confusion_matrices.ipynb",
