@@ -338,7 +338,7 @@ def check(self:Run, loss):
 @patch
 def _before_epoch(self:Run):
     self.t_epoch = time.time()
-    if not self.batch: self.train_sum, self.train_n = 0.0, 0
+    if not self.skip: self.train_sum, self.train_n = 0.0, 0   # resumed mid-epoch: keep the restored sums
 
 @patch
 def _after_batch(self:Run):
@@ -444,7 +444,7 @@ class Progress(Callback):
     def before_epoch(self, run):
         self.t_log = time.time()
         if self.pbar is not None:
-            self.pbar.n = run.epoch * len(run.train_dl) + run.batch   # right after a resume, too
+            self.pbar.n = run.epoch * len(run.train_dl) + (run.batch or run.skip)   # right after a resume, too
             self.pbar.set_description(f"epoch {run.epoch + 1}/{run.epochs}")
 
 # %% ../nbs/03_training_loop.ipynb #2b35cdc8

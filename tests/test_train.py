@@ -102,6 +102,26 @@ def test_checkpoint_resume_in_process(tmp_path):
     for a, b in zip(ref.parameters(), m2.parameters()): assert torch.equal(a, b)
 
 
+class InterruptAt(Callback):
+    "Stop mid-epoch as Ctrl-C would (no signal): `run.interrupt` at a chosen batch of epoch 1."
+    def __init__(self, batch): self.batch = batch
+    def after_batch(self, run):
+        if run.epoch == 1 and run.batch == self.batch: run.interrupt = "SIGINT"
+
+
+def test_mid_epoch_resume_reports_the_whole_epochs_train_loss(tmp_path):
+    "After a resume inside an epoch, that epoch's train_loss still averages every batch, as an unbroken run's does."
+    train_dl, valid_dl = dls()
+    assert len(train_dl) > 3
+    torch.manual_seed(0); ref = model(); h_ref = fit(ref, train_dl, valid_dl, epochs=3, **KW)
+    torch.manual_seed(0); m = model()
+    fit(m, train_dl, valid_dl, epochs=3, checkpoint_dir=tmp_path, callbacks=[InterruptAt(2)], **KW)
+    assert load_checkpoint(tmp_path/"last.pt")["batch"] == 2
+    m2 = model(); h = fit(m2, train_dl, valid_dl, epochs=3, checkpoint_dir=tmp_path, resume=True, **KW)
+    assert h["valid_loss"] == h_ref["valid_loss"]
+    assert h["train_loss"] == pytest.approx(h_ref["train_loss"], rel=1e-6), (h["train_loss"], h_ref["train_loss"])
+
+
 def test_resume_restores_a_tensorloaders_sampler_and_augmentation(tmp_path):
     "Resuming with a seeded TensorLoader (rare-label sampler + Augment) redraws the very batches of an unbroken run."
     from mlcourse.data import TensorLoader, Augment, RareLabelSampler
