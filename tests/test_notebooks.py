@@ -113,6 +113,8 @@ CHECKED_EXERCISES = {  # one per line
     "03_data_wrangling.ipynb",
     "06a_distributed.ipynb",
     "06b_checkpoint.ipynb",
+    "10_resnet.ipynb",
+    "11_transfer_learning.ipynb",
     "12_multilabel_losses.ipynb",
     "13_metrics_and_thresholds.ipynb",
     "17_ensembles_pseudo_labels.ipynb",
