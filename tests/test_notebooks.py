@@ -115,6 +115,8 @@ CHECKED_EXERCISES = {  # one per line
     "02b_checkpoint.ipynb",
     "03_training_loop.ipynb",
     "04_cnn_from_scratch.ipynb",
+    "05_resnet.ipynb",
+    "06_transfer_learning.ipynb",
     "07_multilabel_losses.ipynb",
     "08_metrics_and_thresholds.ipynb",
     "09_confusion_matrices.ipynb",
