@@ -138,5 +138,5 @@ def test_the_exercise_check_catches_a_missing_range_or_solution(tmp_path):
     check(good)
     with pytest.raises(AssertionError, match="exercise 2 does not say"):
         check(nb("## Exercises\n1. A correct answer: 1.\n2. No range.", "#| solution\ncheck_answer('exercise 1', 1, (1, 1))"))
-    with pytest.raises(AssertionError, match=r"checks exercises \[1\] of 2"):
+    with pytest.raises(AssertionError, match=r"check exercises \[1\] of 2"):
         check(nb("## Exercises\n1. A correct answer: 1.\n2. A correct answer: 2.", "#| solution\ncheck_answer('exercise 1', 1, (1, 1))"))
