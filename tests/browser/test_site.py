@@ -31,6 +31,7 @@ EXEMPT = {
     "02a_distributed": "appendix (plumbing): processes and sharding, checked by printed shard sizes",
     "02b_checkpoint": "appendix (plumbing): checkpoint files and signals, checked by printed resumes",
     "07_multilabel_losses": "a lesson whose quick-mode run prints tables of scores and draws no figure yet",
+    "15_from_the_projects": "a reference page: a table of the projects' items and where the lessons measure them",
 }
 PAGES = ["index"] + sorted(p.stem for p in NBS.glob("*.ipynb") if p.stem != "index")  # the course order
 HIDE = re.compile(r"^\s*#\s*\|\s*hide\b")
