@@ -3,7 +3,8 @@ import json, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = {"notebook", "mode", "commit", "date", "machine", "wall_s", "figures"}
+REQUIRED = {"notebook", "mode", "commit", "date", "machine", "wall_s", "peak_rss_mib", "figures"}
+MEMORY_LIMIT_MIB = 8 * 1024   # a lesson in full mode fits a laptop with 8 GiB
 
 
 def test_every_results_file_is_a_full_mode_run_of_a_notebook():
@@ -11,6 +12,7 @@ def test_every_results_file_is_a_full_mode_run_of_a_notebook():
         r = json.loads(p.read_text())
         assert REQUIRED <= set(r), f"{p.name} lacks {REQUIRED - set(r)}"
         assert r["mode"] == "full" and (ROOT/"nbs"/r["notebook"]).exists(), f"{p.name}: no notebook nbs/{r['notebook']}"
+        assert r["peak_rss_mib"] <= MEMORY_LIMIT_MIB, f"{p.name}: peak memory {r['peak_rss_mib']} MiB, over 8 GiB"
         for f in r["figures"]:
             assert {"name", "value", "shown"} <= set(f), f"{p.name}: {f}"
             if "seeds" in f: assert len(f["seeds"]) >= 2 and "std" in f

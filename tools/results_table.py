@@ -22,7 +22,8 @@ def table(folder=ROOT/"results") -> str:
     rows = ["| lesson | figure | value | run |", "|---|---|---|---|"]
     for p in sorted(Path(folder).glob("*.json")):
         r = json.loads(p.read_text())
-        run = f"{r['date'][:10]}, {r['wall_s'] / 60:.1f} min, {short_cpu(r['machine'])}, commit {r['commit'][:7]}"
+        mem = f", peak {r['peak_rss_mib'] / 1024:.1f} GiB" if r.get("peak_rss_mib") else ""
+        run = f"{r['date'][:10]}, {r['wall_s'] / 60:.1f} min{mem}, {short_cpu(r['machine'])}, commit {r['commit'][:7]}"
         for f in r["figures"]:
             rows.append(f"| {Path(r['notebook']).stem} | {f['name']} | {f['shown']} | {run} |")
     if len(rows) == 2: rows.append("| (no full-mode run recorded yet) | | | |")
