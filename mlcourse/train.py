@@ -726,13 +726,14 @@ def lr_find(model:nn.Module, train_dl, loss_fn, *,
             num_it:int=100, # steps at most
             opt="adamw", wd:float=0.01, device=None, precision="auto", channels_last="auto",
             beta:float=0.9, # smoothing of the recorded loss
+            progress:bool=True, # a progress bar in a notebook (it closes when the sweep ends)
            ) -> LRFind:
     "Sweep the learning rate from `start_lr` to `end_lr`, recording the loss; the model is restored after."
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
     run = Run(model, train_dl, None, epochs=1, loss_fn=loss_fn, lr=start_lr, opt=opt, sched="none", wd=wd,
               device=device, precision=precision, channels_last=channels_last)
     mult, lrs, losses, avg, best = (end_lr / start_lr) ** (1 / max(num_it - 1, 1)), [], [], 0.0, math.inf
-    pb = _bar(num_it, "lr_find", leave=False) if _live() else None
+    pb = _bar(num_it, "lr_find", leave=False) if progress and _live() else None
     try:
         run.net.train()
         while len(lrs) < num_it:
