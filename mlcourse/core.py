@@ -193,7 +193,7 @@ def show_results(notebook:str, # whose full-mode figures to show
     import pandas as pd
     res = load_results(notebook)
     if res is None:
-        print(f"No full-mode run of {Path(notebook).stem} is recorded yet: `make course FULL=1 NB={Path(notebook).stem[:2]}` makes one.")
+        print(f"No full-mode run of {Path(notebook).stem} is recorded yet: `make course FULL=1 NB={Path(notebook).stem.split('_')[0]}` makes one.")
         return None
     figs = [f for f in res["figures"] if not names or any(n in f["name"] for n in names)]
     rows = [{"figure": f["name"], "value": f["value"], "± std": f.get("std"),

@@ -71,3 +71,16 @@ def test_full_mode_writes_results_and_quick_mode_never_does(tmp_path):
     fig, = res["figures"]
     assert fig["name"] == "accuracy" and fig["value"] == 0.5 and fig["seeds"] == {"0": 0.4, "1": 0.6}
     assert abs(fig["std"] - 0.1414) < 1e-3
+
+
+def test_a_lesson_number_names_that_lesson_only():
+    "NB=12 runs lesson 12, not the project study 12a after it; a shorter prefix still picks every lesson it starts."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("run_course", ROOT/"tools"/"run_course.py")
+    rc = importlib.util.module_from_spec(spec); spec.loader.exec_module(rc)
+    names = lambda o: [p.name for p in rc.pick(o)]
+    assert names("12") == ["12_ensembles_pseudo_labels.ipynb"]
+    assert names("02") == ["02_data_wrangling.ipynb"]
+    assert names("02a") == ["02a_distributed.ipynb"]
+    assert set(names("1")) >= {"10_error_analysis.ipynb", "12_ensembles_pseudo_labels.ipynb", "15_from_the_projects.ipynb"}
+    assert names("99") == []

@@ -5,7 +5,7 @@ executed notebooks plus a one-page summary (notebook, seconds, headline figures)
     python tools/run_course.py            # quick mode without a GPU, full mode with one
     python tools/run_course.py --full     # full mode (FULL=1 make course)
     python tools/run_course.py --quick    # quick mode even on a GPU machine
-    python tools/run_course.py 03 06      # only notebooks whose names start with these
+    python tools/run_course.py 03 06      # only these lessons (12 is lesson 12 alone; 12a names 12a; 1 runs 10-19)
     python tools/run_course.py --budget 60 09   # name the lessons over 60 s (default 90 s, or $MLCOURSE_BUDGET_S)
 
 Each lesson's quick mode should finish within the budget (90 s on 2 CPU cores, run alone): the runner prints
@@ -46,6 +46,12 @@ def run_one(src, dest, skip):
         print(sh.prettytb(fname=src), file=sys.stderr)
         return 1
     return 0
+
+
+def pick(prefix):
+    "The notebooks a name prefix means: those numbered exactly `prefix` (12 is 12_..., not 12a_...), else those starting with it."
+    every = sorted(NBS.glob("*.ipynb"))
+    return [p for p in every if p.stem.split("_")[0] == prefix] or [p for p in every if p.name.startswith(prefix)]
 
 
 def budget_default():
@@ -115,7 +121,7 @@ def main():
     for p in paths:
         if not p.is_file(): sys.exit(f"make course: no notebook {p}: pass an existing .ipynb path, or a name prefix such as 09")
     names = tuple(o for o in a.only if not o.endswith(".ipynb"))
-    nbs = sorted(p for p in NBS.glob("*.ipynb") if p.name.startswith(names)) if names or not a.only else []
+    nbs = sorted({p for o in names for p in pick(o)} if names else (NBS.glob("*.ipynb") if not a.only else []))
     nbs += paths
     mode = "quick" if quick else "full"
     print(f"make course: {len(nbs)} notebooks, {mode} mode, {'a GPU' if gpu else 'no GPU'}; skipping cells flagged {skip or 'nothing'}")
