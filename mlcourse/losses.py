@@ -30,18 +30,18 @@ def _check_same_shape(preds, targets, who):
                          "they must match (one row per sample, one column per label). Check the model's last layer "
                          "(n_out = number of labels) and that targets are not reshaped.")
 
-# %% ../nbs/07_multilabel_losses.ipynb #595fd669
+# %% ../nbs/07_multilabel_losses.ipynb #90ba518a
 class SoftF1Loss(nn.Module):
     "`1 - soft F1` over the batch, on logits (sigmoid applied once); optionally `+ bce_weight * BCE`."
     def __init__(self,
-                 average:str="macro", # "macro": mean of per-label soft F1; "micro": soft counts pooled over labels
+                 average:str="macro", # "macro": mean of per-label soft F1; "micro": soft counts pooled; "weighted": by positives
                  bce_weight:float=0.0, # add this times `BCEWithLogitsLoss` (0: soft F1 alone)
                  pos_weight=None, # passed to the BCE term (see `pos_weight_from`)
                  eps:float=1e-7, # keeps 0/0 finite: a label with no positives and no predictions scores F1 = 0
                 ):
         super().__init__()
-        if average not in ("macro", "micro"):
-            raise ValueError(f"SoftF1Loss: average must be 'macro' or 'micro', got {average!r}.")
+        if average not in ("macro", "micro", "weighted"):
+            raise ValueError(f"SoftF1Loss: average must be 'macro', 'micro' or 'weighted', got {average!r}.")
         self.average, self.bce_weight, self.eps = average, bce_weight, eps
         self.register_buffer("pos_weight", None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32))
 
@@ -52,7 +52,11 @@ class SoftF1Loss(nn.Module):
         if p.ndim == 1: p, y = p[:, None], y[:, None]
         tp, fp, fn = (p * y).sum(0), (p * (1 - y)).sum(0), ((1 - p) * y).sum(0)
         if self.average == "micro": tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
-        return (2 * tp / (2 * tp + fp + fn + self.eps)).mean()
+        f1 = 2 * tp / (2 * tp + fp + fn + self.eps)
+        if self.average == "weighted":
+            support = y.sum(0)
+            if support.sum() > 0: return (f1 * support).sum() / support.sum()   # a batch with no positive: the mean
+        return f1.mean()
 
     def forward(self, logits, targets):
         loss = 1 - self.soft_f1(logits, targets)

@@ -17,7 +17,7 @@ def test_pos_weight():
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("average", ["macro", "micro"])
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted"])
 def test_soft_f1_is_one_minus_f1_when_saturated(seed, average):
     g = torch.Generator().manual_seed(seed)
     y = (torch.rand(40, 6, generator=g) < 0.25).float()
