@@ -29,10 +29,11 @@ def headings(nb):
 
 
 def recorded(nb):
-    "Regexes for the figure names notebook `nb` records: `record(...)` and `check_answer(...)` first arguments (f-strings: {...} matches anything)."
+    """Regexes for the figure names notebook `nb` records: first arguments of `record(...)`, `check_answer(...)` and of a
+    lesson's `report(...)` helper, which records its first argument over seeds (f-strings: {...} matches anything)."""
     code = "\n".join(src(c) for c in cells(ROOT/"nbs"/f"{nb}.ipynb") if c["cell_type"] == "code")
     out = []
-    for f, _, name in re.findall(r"\b(?:record|check_answer)\(\s*(f?)([\"'])(.*?)\2", code):
+    for f, _, name in re.findall(r"\b(?:record|report|check_answer)\(\s*(f?)([\"'])(.*?)\2", code):
         out.append(".+".join(map(re.escape, re.split(r"\{[^{}]*\}", name))) if f else re.escape(name))
     return out
 
