@@ -642,7 +642,7 @@ def predict(model:nn.Module, dl, *,
             device=None, # default: the model's device, else `get_device()`
             activation=None, # None (logits), "sigmoid", "softmax", or a function
             tta:bool=False, # also predict on horizontally flipped inputs and average
-            precision:str="fp32", # "fp32", or "auto"/"bf16"/"fp16" for speed
+            precision:str="auto", # as `fit`: bf16/fp16 where the hardware has it; "fp32" for full precision
             output=None, # which tensor of a tuple/dict output to return (see `pick_output`)
            ):
     "Predictions and targets of `model` over `dl`, in dataset order, on the CPU."
@@ -660,7 +660,7 @@ def predict(model:nn.Module, dl, *,
 def predict_ensemble(models, dl, *,
                      activation="softmax", # applied to each model's outputs before averaging (None: average logits)
                      tta:bool=False, # each model also predicts on mirrored inputs
-                     device=None, precision:str="fp32", output=None):
+                     device=None, precision:str="auto", output=None):
     "The mean of several models' predictions over `dl`, in dataset order, and the targets."
     models = list(models)
     if not models: raise ValueError("predict_ensemble needs at least one model.")

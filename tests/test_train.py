@@ -172,14 +172,14 @@ def test_meta_saved(tmp_path):
 def test_predict_order_activation_and_tta():
     torch.manual_seed(0); train_dl, valid_dl = dls()
     m = model(); fit(m, train_dl, epochs=1, **KW)
-    p, t = predict(m, valid_dl)
-    p2, t2 = predict(m, DataLoader(valid_dl.dataset, batch_size=16, shuffle=True))
+    p, t = predict(m, valid_dl, precision="fp32")   # exact comparisons: fp32 (bf16 sums depend on the batch)
+    p2, t2 = predict(m, DataLoader(valid_dl.dataset, batch_size=16, shuffle=True), precision="fp32")
     assert torch.equal(t, valid_dl.dataset.tensors[1]) and torch.equal(t2, t) and torch.allclose(p, p2, atol=1e-6)
     probs, _ = predict(m, valid_dl, activation="softmax")
     assert torch.allclose(probs.sum(1), torch.ones(len(probs)))
     cnn = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 16, 2))
     x = torch.randn(10, 1, 4, 4); dl = DataLoader(TensorDataset(x, torch.zeros(10)), batch_size=4)
-    pt, _ = predict(cnn, dl, tta=True)
+    pt, _ = predict(cnn, dl, tta=True, precision="fp32")
     with torch.no_grad(): expect = (cnn(x) + cnn(x.flip(-1))) / 2
     assert torch.allclose(pt, expect, atol=1e-5)
 
@@ -320,3 +320,20 @@ def test_dict_outputs_train_evaluate_and_predict():
     assert evaluate(m, dl, metrics=[acc])["acc"] == pytest.approx(h.records[-1]["acc"])
     assert predict(m, dl)[0].shape == (256, 2) and predict(m, dl, output="aux")[0].shape == (256, 3)
     assert predict(m, dl, output=lambda o: o["aux"][:, :1])[0].shape == (256, 1)
+
+
+def test_predict_runs_in_fits_precision_by_default(monkeypatch):
+    "predict's default is fit's: bf16 autocast where the CPU has bf16, fp32 where it has not or when asked."
+    import mlcourse.train as T
+    seen = []
+    class Spy(nn.Module):
+        def __init__(self): super().__init__(); self.lin = nn.Linear(2, 3)
+        def forward(self, x): seen.append(torch.is_autocast_enabled("cpu")); return self.lin(x)
+    dl = DataLoader(TensorDataset(torch.randn(8, 2), torch.zeros(8).long()), batch_size=4)
+    for has_bf16 in (True, False):
+        monkeypatch.setattr(T, "cpu_has_bf16", lambda: has_bf16)
+        seen.clear(); preds, _ = predict(Spy(), dl, device="cpu")
+        assert seen == [has_bf16] * 2 and preds.dtype == torch.float32
+    monkeypatch.setattr(T, "cpu_has_bf16", lambda: True)
+    seen.clear(); predict(Spy(), dl, device="cpu", precision="fp32")
+    assert seen == [False, False]
