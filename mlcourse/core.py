@@ -199,6 +199,10 @@ def show_results(notebook:str, # whose full-mode figures to show
     rows = [{"figure": f["name"], "value": f["value"], "± std": f.get("std"),
              "seeds": ", ".join(f"{k}: {v:.4g}" for k, v in f["seeds"].items()) if f.get("seeds") else ""} for f in figs]
     m = res["machine"]
+    if not rows:   # a section newer than the last full-mode run
+        print(f"The last full-mode run of {Path(notebook).stem} ({res['date']}, commit {res['commit'][:10]}) recorded no figure"
+              f"{' named like ' + ', '.join(map(repr, names)) if names else ''}: `make course FULL=1 NB={Path(notebook).stem.split('_')[0]}` records them.")
+        return None
     print(f"full mode, commit {res['commit'][:10]}, {res['date']}, {m.get('cpu', '?')} ({m.get('cores', '?')} cores), "
           f"{m.get('gpu') or 'no GPU'}, {res['wall_s'] / 60:.1f} min")
     return pd.DataFrame(rows).set_index("figure")

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FASHION_CLASSES', 'FASHION_LABELS', 'FASHION_SYSTEM_DIR', 'COLLAGE_VERSION', 'DIGIT_SIZES', 'read_idx',
            'fashion_mnist_dir', 'fashion_mnist', 'make_collage', 'folder_checksum', 'MultiDigit', 'positional_onehot',
-           'make_multidigit']
+           'digit_pools', 'make_multidigit']
 
 # %% ../nbs/01_datasets.ipynb #b19d8c46
 import gzip, hashlib, struct, functools, os, shutil, tempfile, json, math
@@ -304,7 +304,7 @@ DIGIT_SIZES = range(14, 21)
 _GAP = max(DIGIT_SIZES) // 2
 
 @functools.cache
-def _digit_pools(pool_seed:int=0, test_share:float=0.3):
+def digit_pools(pool_seed:int=0, test_share:float=0.3):
     "The load_digits images split into disjoint train/test pools, each pre-scaled to every size in `DIGIT_SIZES`."
     from sklearn.datasets import load_digits
     d = load_digits()
@@ -329,7 +329,7 @@ def make_multidigit(n:int=20_000, # number of canvases
     smax = max(DIGIT_SIZES)
     if size - smax < (max_digits - 1) * _GAP or size < 2 * smax:
         raise ValueError(f"size={size} is too small for {max_digits} digits of up to {smax} px: use at least {max(2*smax, smax + (max_digits-1)*_GAP)}.")
-    _, labels, scaled = _digit_pools()[split]
+    _, labels, scaled = digit_pools()[split]
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
     images = np.zeros((n, size, size), np.uint8)
     pos = np.full((n, 5), 10, np.int64)

@@ -111,7 +111,7 @@ def test_multidigit_labels_and_pools():
     assert torch.equal(md.max_digit, torch.where(has, md.positional, -1).amax(1))
     assert torch.equal(md.digit_set.sum(1), torch.tensor([len(set(r[r < 10].tolist())) for r in md.positional], dtype=torch.float))
     assert torch.equal(make_multidigit(30, seed=4).images, make_multidigit(30, seed=4).images)
-    pools = D._digit_pools()
+    pools = D.digit_pools()
     assert not set(pools["train"][0]) & set(pools["test"][0]) and len(pools["train"][0]) + len(pools["test"][0]) == 1797
     oh = positional_onehot(md.positional)
     assert oh.shape == (500, 55) and torch.equal(oh.view(-1, 5, 11).argmax(-1), md.positional)
@@ -122,7 +122,7 @@ def test_multidigit_left_to_right_no_overlap(monkeypatch):
     n_items = 200
     lab = np.arange(n_items) % 10
     scaled = {s: np.stack([np.full((s, s), 40 + i, np.uint8) for i in range(n_items)]) for s in D.DIGIT_SIZES}
-    monkeypatch.setattr(D, "_digit_pools", lambda: {"train": (np.arange(n_items), lab, scaled)})
+    monkeypatch.setattr(D, "digit_pools", lambda: {"train": (np.arange(n_items), lab, scaled)})
     md = make_multidigit(300, seed=0)
     checked = 0
     for im, pos in zip(md.images[:, 0].numpy(), md.positional.numpy()):
