@@ -335,17 +335,22 @@ def make_multidigit(n:int=20_000, # number of canvases
     pos = np.full((n, 5), 10, np.int64)
     ks = rng.integers(1, max_digits + 1, n)
     for i, k in enumerate(ks):
-        sizes = rng.integers(min(DIGIT_SIZES), smax + 1, k)
-        span = size - smax - (k - 1) * _GAP  # room left for the x-centres beyond the fixed gaps
-        xc = smax / 2 + np.sort(rng.uniform(0, span, k)) + _GAP * np.arange(k)
-        which = rng.integers(0, len(labels), k)
-        prev = None
-        for j in range(k):
-            s = int(sizes[j]); x = int(round(xc[j] - s / 2))
-            ys = np.arange(size - s + 1)
-            if prev is not None and x < prev[0] + prev[2] and prev[0] < x + s:  # overlaps the left neighbour in x
-                ys = ys[(ys + s <= prev[1]) | (ys >= prev[1] + prev[2])]
-            y = int(rng.choice(ys))
+        for attempt in range(100):  # on a small canvas a digit may find no free height beside its neighbour: draw again
+            sizes = rng.integers(min(DIGIT_SIZES), smax + 1, k)
+            span = size - smax - (k - 1) * _GAP  # room left for the x-centres beyond the fixed gaps
+            xc = smax / 2 + np.sort(rng.uniform(0, span, k)) + _GAP * np.arange(k)
+            which = rng.integers(0, len(labels), k)
+            placed, prev = [], None
+            for j in range(k):
+                s = int(sizes[j]); x = int(round(xc[j] - s / 2))
+                ys = np.arange(size - s + 1)
+                if prev is not None and x < prev[0] + prev[2] and prev[0] < x + s:  # overlaps the left neighbour in x
+                    ys = ys[(ys + s <= prev[1]) | (ys >= prev[1] + prev[2])]
+                if len(ys) == 0: break
+                prev = (x, int(rng.choice(ys)), s); placed.append(prev)
+            if len(placed) == k: break
+        else: raise ValueError(f"size={size} leaves no room for {k} digits side by side: use a larger canvas (64 fits 5 digits).")
+        for j, (x, y, s) in enumerate(placed):
             images[i, y:y+s, x:x+s] = np.maximum(images[i, y:y+s, x:x+s], scaled[s][which[j]])
-            pos[i, j] = labels[which[j]]; prev = (x, y, s)
+            pos[i, j] = labels[which[j]]
     return MultiDigit(torch.from_numpy(images)[:, None], torch.from_numpy(pos))

@@ -150,3 +150,13 @@ def test_multidigit_kaggle_layout(tmp_path):
     np.save(tmp_path/"test_x.npy", md.images[:39, 0].numpy())
     with pytest.raises(ValueError, match="39 images but .* 40 labels"):
         MultiDigit.load(tmp_path, "test")
+
+
+def test_multidigit_small_canvas_draws_again_instead_of_failing():
+    "On a 40x40 canvas a digit can find no free height beside its neighbour; the canvas is drawn again, not an error."
+    from mlcourse.datasets import make_multidigit
+    d = make_multidigit(300, "train", seed=0, size=40, max_digits=3)
+    k = (d.positional != 10).sum(1)
+    assert d.images.shape == (300, 1, 40, 40) and set(k.tolist()) == {1, 2, 3}
+    assert all((row[:n] != 10).all() and (row[n:] == 10).all() for row, n in zip(d.positional, k.tolist()))
+    assert (d.images.flatten(1).amax(1) > 0).all()   # every canvas has ink
