@@ -29,11 +29,12 @@ def headings(nb):
 
 
 def recorded(nb):
-    """Regexes for the figure names notebook `nb` records: first arguments of `record(...)`, `check_answer(...)` and of a
-    lesson's `report(...)` helper, which records its first argument over seeds (f-strings: {...} matches anything)."""
+    """Regexes for the figure names notebook `nb` records: first arguments of `record(...)`, `record_seeds(...)`,
+    `check_answer(...)` and of a lesson's `report(...)` helper, which records its first argument over seeds (f-strings:
+    {...} matches anything)."""
     code = "\n".join(src(c) for c in cells(ROOT/"nbs"/f"{nb}.ipynb") if c["cell_type"] == "code")
     out = []
-    for f, _, name in re.findall(r"\b(?:record|report|check_answer)\(\s*(f?)([\"'])(.*?)\2", code):
+    for f, _, name in re.findall(r"\b(?:record|record_seeds|report|check_answer)\(\s*(f?)([\"'])(.*?)\2", code):
         out.append(".+".join(map(re.escape, re.split(r"\{[^{}]*\}", name))) if f else re.escape(name))
     return out
 
