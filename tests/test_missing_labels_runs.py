@@ -28,3 +28,19 @@ def test_a_tiny_run_and_its_ensemble(tmp_path):
     assert [l["name"] for l in lines] == ["tiny", "pair"]
     with pytest.raises(SystemExit, match="Unknown setting"):
         mlr.main(["bad", "--out", str(tmp_path), "depth=3"])
+
+
+def test_the_table_writes_a_results_file_of_its_rows_and_ensembles(tmp_path, monkeypatch):
+    monkeypatch.setattr(mlr, "TABLE", [("a tiny model", "a", ["n=300", "epochs=1", "widths=8,16", "convs=1"]),
+                                       ("the same, mirrored", "b", ["n=300", "epochs=1", "widths=8,16", "convs=1", "aug=flip", "tta=1"])])
+    monkeypatch.setattr(mlr, "ENSEMBLES", [("both, averaged", "a+b", ["a", "b"])])
+    monkeypatch.setattr(mlr, "pretrained_body", lambda: tmp_path/"unused.pt")
+    res = mlr.main(["--table", "--seed", "3", "--out", str(tmp_path/"runs"), "--results", str(tmp_path/"results")])
+    written = json.loads((tmp_path/"results"/"10_error_analysis_settings.json").read_text())
+    assert written["figures"] == res["figures"] and written["mode"] == "full" and written["notebook"] == "10_error_analysis.ipynb"
+    names = [f["name"] for f in written["figures"]]
+    assert names[:3] == ["row 1, a tiny model: seconds to train", "row 1, a tiny model: precision at k, rank='prob'",
+                         "row 1, a tiny model: precision at k, rank='agreement'"] and len(names) == 9
+    by = {f["name"]: f["value"] for f in written["figures"]}
+    assert by["row 3, both, averaged: seconds to train"] == by["row 1, a tiny model: seconds to train"] + by["row 2, the same, mirrored: seconds to train"]
+    assert all(0 <= v <= 1 for n, v in by.items() if "precision" in n)
