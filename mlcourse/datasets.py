@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FASHION_CLASSES', 'FASHION_LABELS', 'FASHION_SYSTEM_DIR', 'COLLAGE_VERSION', 'DIGIT_SIZES', 'read_idx',
            'fashion_mnist_dir', 'fashion_mnist', 'make_collage', 'folder_checksum', 'MultiDigit', 'positional_onehot',
-           'digit_pools', 'make_multidigit']
+           'mnist_digits', 'resolve_digits', 'digit_pools', 'make_multidigit']
 
 # %% ../nbs/01_datasets.ipynb #b19d8c46
 import gzip, hashlib, struct, functools, os, shutil, tempfile, json, math
@@ -299,13 +299,61 @@ def positional_onehot(positional, # int64 `(N,5)`, 10 = no digit
         raise ValueError(f"positional must be (N,5) with values 0-10, not shape {tuple(positional.shape)}.")
     return F.one_hot(positional, 11).float().flatten(1)
 
-# %% ../nbs/01_datasets.ipynb #0445dfd4
+# %% ../nbs/01_datasets.ipynb #8179af2e
+_MNIST_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+                "test":  ("t10k-images-idx3-ubyte.gz",  "t10k-labels-idx1-ubyte.gz")}
+
+def mnist_digits(split:str="train", # "train" (60,000 digits) or "test" (10,000)
+                 download:bool=True, # download with torchvision when the data folder lacks the files
+                ) -> tuple:
+    "MNIST as numpy `(images, labels)`: uint8 `(N,28,28)` and int64 `(N,)`, from `data_dir('mnist')` or downloaded there."
+    if split not in _MNIST_FILES: raise ValueError(f"split must be 'train' or 'test', not {split!r}.")
+    d = data_dir("mnist", create=False)
+    names = [n for pair in _MNIST_FILES.values() for n in pair]
+    if not all((d/n).is_file() for n in names):
+        msg = f"MNIST was not found in {d} (the four files {', '.join(names)})"
+        if not download: raise FileNotFoundError(msg + ".")
+        try:
+            from torchvision.datasets import MNIST
+            with tempfile.TemporaryDirectory() as tmp:
+                for train in (True, False): MNIST(tmp, train=train, download=True)
+                data_dir("mnist")
+                for n in names: shutil.move(str(Path(tmp)/"MNIST"/"raw"/n), str(d/n))
+        except Exception as e:
+            raise RuntimeError(f"{msg}; downloading it failed too ({type(e).__name__}: {e}). Offline, use "
+                               "digits='sklearn' (or 'auto', which falls back to it).") from e
+    ims, labs = (read_idx(d/n) for n in _MNIST_FILES[split])
+    if ims.ndim != 3 or len(ims) != len(labs): raise ValueError(f"{d}: not MNIST images and labels ({ims.shape}, {labs.shape}).")
+    return ims, labs.astype(np.int64)
+
+@functools.cache
+def resolve_digits(digits:str="sklearn", # "sklearn" (offline), "mnist" (downloaded when missing) or "auto"
+                  ) -> str:
+    "Which digit source `digits` means here: 'auto' is 'mnist' when it is in the data folder or downloads, else 'sklearn'."
+    if digits not in ("sklearn", "mnist", "auto"): raise ValueError(f"digits must be 'sklearn', 'mnist' or 'auto', not {digits!r}.")
+    if digits != "auto": return digits
+    try: mnist_digits("test"); return "mnist"
+    except (RuntimeError, FileNotFoundError, ValueError) as e:
+        print(f"digits='auto': MNIST is not available ({str(e).split(';')[-1].strip()}), using scikit-learn's offline digits")
+        return "sklearn"
+
+# %% ../nbs/01_datasets.ipynb #f98bfabe
 DIGIT_SIZES = range(14, 21)
 _GAP = max(DIGIT_SIZES) // 2
 
 @functools.cache
-def digit_pools(pool_seed:int=0, test_share:float=0.3):
-    "The load_digits images split into disjoint train/test pools, each pre-scaled to every size in `DIGIT_SIZES`."
+def digit_pools(pool_seed:int=0, test_share:float=0.3, digits:str="sklearn"):
+    "Disjoint train/test digit pools, each pre-scaled to every size in `DIGIT_SIZES`: scikit-learn's, or MNIST's own split."
+    if digits == "mnist":
+        out = {}
+        for split in ("train", "test"):
+            ims, labs = mnist_digits(split)
+            crop = torch.from_numpy(ims[:, 4:24, 4:24].copy()).float()[:, None]   # the 20x20 box MNIST centres its digits in
+            scaled = {s: F.interpolate(crop, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+                           .round().clamp(0, 255).to(torch.uint8)[:, 0].numpy() for s in DIGIT_SIZES}
+            out[split] = (np.arange(len(labs)), labs, scaled)
+        return out
+    if digits != "sklearn": raise ValueError(f"digits must be 'sklearn' or 'mnist' here, not {digits!r} (resolve 'auto' first).")
     from sklearn.datasets import load_digits
     d = load_digits()
     ims = (d.images / 16 * 255).clip(0, 255).astype(np.uint8)
@@ -322,6 +370,7 @@ def make_multidigit(n:int=20_000, # number of canvases
                     seed:int=0, # the random seed: same seed, same canvases
                     size:int=64, # canvas side
                     max_digits:int=5, # 1..max_digits digits per canvas (at most 5)
+                    digits:str="sklearn", # the digit source: "sklearn" (offline), "mnist" or "auto" (see `resolve_digits`)
                    ) -> MultiDigit:
     "Canvases with 1-5 handwritten digits: `.images` uint8 `(N,1,size,size)`, `.positional`, `.max_digit`, `.digit_set`."
     if split not in ("train", "test"): raise ValueError(f"split must be 'train' or 'test', not {split!r}.")
@@ -329,7 +378,7 @@ def make_multidigit(n:int=20_000, # number of canvases
     smax = max(DIGIT_SIZES)
     if size - smax < (max_digits - 1) * _GAP or size < 2 * smax:
         raise ValueError(f"size={size} is too small for {max_digits} digits of up to {smax} px: use at least {max(2*smax, smax + (max_digits-1)*_GAP)}.")
-    _, labels, scaled = digit_pools()[split]
+    _, labels, scaled = digit_pools(digits=resolve_digits(digits))[split]
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
     images = np.zeros((n, size, size), np.uint8)
     pos = np.full((n, 5), 10, np.int64)

@@ -122,7 +122,7 @@ def test_multidigit_left_to_right_no_overlap(monkeypatch):
     n_items = 200
     lab = np.arange(n_items) % 10
     scaled = {s: np.stack([np.full((s, s), 40 + i, np.uint8) for i in range(n_items)]) for s in D.DIGIT_SIZES}
-    monkeypatch.setattr(D, "digit_pools", lambda: {"train": (np.arange(n_items), lab, scaled)})
+    monkeypatch.setattr(D, "digit_pools", lambda **kw: {"train": (np.arange(n_items), lab, scaled)})
     md = make_multidigit(300, seed=0)
     checked = 0
     for im, pos in zip(md.images[:, 0].numpy(), md.positional.numpy()):
