@@ -46,8 +46,8 @@ def speed_cnn(widths=(32, 64, 128), # channels of each stage; a 2x2 max pool end
 
 class TimeToAccuracy(Callback):
     "Clocks training only (not evaluation); records test accuracy after each epoch; can stop at `target` or `limit` s."
-    def __init__(self, test_dl, target=None, tta=False, stop=False, limit=None):
-        self.test_dl, self.target, self.tta, self.stop, self.limit = test_dl, target, tta, stop, limit
+    def __init__(self, test_dl, target=None, tta=False, stop=False, limit=None, plain=True):
+        self.test_dl, self.target, self.tta, self.stop, self.limit, self.keep_plain = test_dl, target, tta, stop, limit, plain
         self.curve, self.plain, self.clock, self.reached = [], [], 0.0, None
     def before_fit(self, run): self.t0 = time.perf_counter()       # compile and set-up count
     def before_epoch(self, run): self.t0 = getattr(self, "t0", None) or time.perf_counter()
@@ -59,7 +59,7 @@ class TimeToAccuracy(Callback):
         self.clock += self.t1 - self.t0; self.t0 = None
         acc = self.accuracy(run.model, self.tta, run.precision)
         self.curve.append((self.clock, acc))       # with flip TTA when `tta`; `plain` is without
-        self.plain.append((self.clock, self.accuracy(run.model, False, run.precision) if self.tta else acc))
+        if self.keep_plain: self.plain.append((self.clock, self.accuracy(run.model, False, run.precision) if self.tta else acc))
         if self.target is not None and self.reached is None and acc >= self.target: self.reached = self.clock
         if (self.stop and self.reached is not None) or (self.limit and self.clock > self.limit): run.stop = True
 
@@ -83,12 +83,12 @@ def loader(x, y, bs, kind="tensor", shuffle=False, seed=0, flip=0.0):
     return torch.utils.data.DataLoader(ds, batch_size=bs, shuffle=shuffle, generator=g)
 
 def train(data, # ((x, y), (xt, yt)) uint8 images and class indices
-          seed=0, target=None, stop=False, limit=None, model=None, **changes):
-    "Train the recipe with `changes`; returns the model, the (seconds, test accuracy) curve and when `target` was hit."
+          seed=0, target=None, stop=False, limit=None, model=None, plain=True, **changes):
+    "Train the recipe with `changes`; returns the model, the (seconds, test accuracy) curve and when `target` was hit (`plain`: also score without TTA)."
     r = {**RECIPE, **changes}; (x, y), (xt, yt) = data
     seed_everything(seed)
     model = model or speed_cnn(r["widths"], r["convs"], r["pool_first"])
-    clock = TimeToAccuracy(loader(xt, yt, 1000, r["loader"]), target, r["flip_tta"], stop, limit)
+    clock = TimeToAccuracy(loader(xt, yt, 1000, r["loader"]), target, r["flip_tta"], stop, limit, plain)
     fit(model, loader(x, y, r["bs"], r["loader"], True, seed, r["flip"]), epochs=r["epochs"], lr=r["lr"],
         sched=r["sched"], loss_fn=nn.CrossEntropyLoss(label_smoothing=r["label_smoothing"]), precision=r["precision"],
         channels_last=r["channels_last"], compile=r["compile"], progress=False, callbacks=[clock])
