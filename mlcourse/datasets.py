@@ -299,7 +299,7 @@ def positional_onehot(positional, # int64 `(N,5)`, 10 = no digit
         raise ValueError(f"positional must be (N,5) with values 0-10, not shape {tuple(positional.shape)}.")
     return F.one_hot(positional, 11).float().flatten(1)
 
-# %% ../nbs/01_datasets.ipynb #8179af2e
+# %% ../nbs/01_datasets.ipynb #19799297
 _MNIST_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
                 "test":  ("t10k-images-idx3-ubyte.gz",  "t10k-labels-idx1-ubyte.gz")}
 
@@ -334,7 +334,8 @@ def resolve_digits(digits:str="sklearn", # "sklearn" (offline), "mnist" (downloa
     if digits != "auto": return digits
     try: mnist_digits("test"); return "mnist"
     except (RuntimeError, FileNotFoundError, ValueError) as e:
-        print(f"digits='auto': MNIST is not available ({str(e).split(';')[-1].strip()}), using scikit-learn's offline digits")
+        why = "could not be downloaded" if isinstance(e, RuntimeError) else f"could not be read ({e})"
+        print(f"digits='auto': MNIST is not in {data_dir('mnist', create=False)} and {why}: using scikit-learn's offline digits")
         return "sklearn"
 
 # %% ../nbs/01_datasets.ipynb #f98bfabe
