@@ -154,7 +154,7 @@ def record(name:str, # what was measured, e.g. "test accuracy"
         with open(path, "a") as f: f.write(json.dumps(rec) + "\n")
     return value
 
-# %% ../nbs/00_whole_game.ipynb #760aaffc
+# %% ../nbs/00_whole_game.ipynb #01887456
 def record_seeds(name:str, # what was measured, e.g. "test accuracy, Adam"
                  per_seed:dict, # {seed: value}
                  fmt:str="{:.4g}", # how to print a number
@@ -178,8 +178,8 @@ def verdict(what:str, # what is compared, e.g. "test accuracy"
     else:
         spread = float(max(np.std(va, ddof=1), np.std(vb, ddof=1)))
         word = "a tie" if abs(gap) <= spread else "a difference"
-    print(f"{what}: {name_b} minus {name_a} = {'+' if gap >= 0 else '-'}{fmt.format(abs(gap))}, "
-          f"seed spread ±{fmt.format(spread)}: {word}")
+    shown = f"seed spread ±{fmt.format(spread)}: {word}" if spread == spread else word   # NaN: one seed, no spread to show
+    print(f"{what}: {name_b} minus {name_a} = {'+' if gap >= 0 else '-'}{fmt.format(abs(gap))}, {shown}")
     return Verdict(gap, spread, word)
 
 # %% ../nbs/00_whole_game.ipynb #f48cc32b
