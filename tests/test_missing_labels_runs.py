@@ -44,3 +44,11 @@ def test_the_table_writes_a_results_file_of_its_rows_and_ensembles(tmp_path, mon
     by = {f["name"]: f["value"] for f in written["figures"]}
     assert by["row 3, both, averaged: seconds to train"] == by["row 1, a tiny model: seconds to train"] + by["row 2, the same, mirrored: seconds to train"]
     assert all(0 <= v <= 1 for n, v in by.items() if "precision" in n)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_device_asks_for_a_gpu_and_says_when_there_is_none(tmp_path):
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        mlr.main(["gpu", "--seed", "3", "--out", str(tmp_path), "--device", "cuda", "n=300", "epochs=1", "widths=8,16", "convs=1"])
+    assert mlr.main(["cpu", "--seed", "3", "--out", str(tmp_path), "--device", "cpu", "n=300", "epochs=1",
+                     "widths=8,16", "convs=1"])["k"] > 0

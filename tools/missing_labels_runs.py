@@ -9,6 +9,7 @@ Keys (defaults in CONFIG): size, widths, convs, epochs, lr, wd, bs, aug (''/flip
 pre (a state-dict file to start from), n (collage images), mseed (model and order seed). Each run appends a JSON
 line to `<out>/results.jsonl` and saves the held-out logits as `<out>/<NAME>-s<seed>.npz`, so that
 ensembles can be scored afterwards with `--ensemble NAME NAME ...` (logits averaged).
+It trains on the GPU where there is one (`--device cpu` or `--device cuda` chooses).
 
     python tools/missing_labels_runs.py --table [--seed 1]     # every row of lesson 10's table, then its ensembles
 
@@ -85,6 +86,8 @@ def precision_at_k(probs, annotated, removed, rank):
     df = likely_missing_labels(probs, annotated, k=k, min_prob=0.0, rank=rank)
     return float(removed[torch.tensor(df["image"].tolist()), torch.tensor(df["label"].astype(int).tolist())].mean())
 
+DEVICE = None   # where to train and predict: None lets get_device pick (the GPU where there is one); --device sets it
+
 def run(name, seed, cfg, out):
     from mlcourse.core import seed_everything
     from mlcourse.datasets import make_collage, FASHION_LABELS
@@ -106,12 +109,13 @@ def run(name, seed, cfg, out):
                       widths=tuple(int(w) for w in str(cfg["widths"]).split(",")), n_convs=cfg["convs"])
     if cfg["pre"]:
         model.load_state_dict(torch.load(cfg["pre"], weights_only=True)); replace_head(model, len(FASHION_LABELS))
-    dl = TensorLoader(ds.images[tr], ds.targets[tr], bs=cfg["bs"], shuffle=True, seed=cfg["mseed"], augment=aug, device="cpu")
+    dl = TensorLoader(ds.images[tr], ds.targets[tr], bs=cfg["bs"], shuffle=True, seed=cfg["mseed"], augment=aug, device=DEVICE)
     t0 = time.time()
     h = fit(model, dl, None, epochs=cfg["epochs"], loss_fn=nn.BCEWithLogitsLoss(), lr=cfg["lr"], wd=cfg["wd"],
-            progress=False, device="cpu")
+            progress=False, device=DEVICE)
     secs = time.time() - t0
-    logits = predict(model, TensorLoader(ds.images[va], ds.targets[va], bs=500, device="cpu"), device="cpu", tta=bool(cfg["tta"]))[0]
+    logits = predict(model, TensorLoader(ds.images[va], ds.targets[va], bs=500, device=DEVICE), device=DEVICE,
+                     tta=bool(cfg["tta"]))[0].float().cpu()   # numpy and the scores below want CPU tensors
     Y, T = ds.targets[va], removed[va]
     np.savez(out/f"{name}-s{seed}.npz", logits=logits.numpy(), Y=Y.numpy(), T=T.numpy())
     return dict(name=name, seed=seed, cfg=cfg, k=int(T.sum()), train_s=round(secs), train_loss=h.records[-1]["train_loss"],
@@ -124,10 +128,12 @@ def main(argv=None):
     ap.add_argument("name", nargs="?"); ap.add_argument("settings", nargs="*", help="key=value, or run names with --ensemble")
     ap.add_argument("--seed", type=int, default=1, help="make_collage seed (choose on 1, report on another)")
     ap.add_argument("--out", default="_out/missing-labels")
+    ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: the GPU where there is one, else the CPU)")
     ap.add_argument("--ensemble", action="store_true", help="score the average logits of the named runs")
     ap.add_argument("--table", action="store_true", help="run lesson 10's table and write results/10_error_analysis_settings.json")
     ap.add_argument("--results", default=str(Path(__file__).resolve().parent.parent/"results"), help="where --table writes")
     a = ap.parse_intermixed_args(argv)
+    global DEVICE; DEVICE = a.device
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     if a.table: return table(a.seed, out, a.results)
     if a.name is None: ap.error("name a run (or give --table)")
