@@ -42,11 +42,15 @@ def _bn_values(model):
 def test_recipe_model_normalises_fewer_values():
     b = _bench()
     from mlcourse.models import SimpleCNN
-    m = b.speed_cnn(**{k: b.RECIPE[k] for k in ("widths", "convs", "pool_first")}).eval()
+    m = b.speed_cnn(**{k: b.RECIPE[k] for k in ("widths", "convs", "pool_first", "bn")}).eval()
     assert m(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     ref = SimpleCNN(1, 10, widths=b.RECIPE["widths"], n_convs=2).eval()
     assert sum(p.numel() for p in m.parameters()) == sum(p.numel() for p in ref.parameters())   # same weights
     assert _bn_values(m) < 0.7 * _bn_values(ref)   # but BN and ReLU run on pooled maps at the end of each stage
+    no_bn1 = b.speed_cnn(bn=(False, True, True)).eval()   # the ablation's candidate: stage 1 without batch norm
+    assert no_bn1(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert sum(isinstance(l, torch.nn.BatchNorm2d) for l in no_bn1.modules()) == 4
+    assert _bn_values(no_bn1) < 0.5 * _bn_values(m)   # stage 1's maps hold most of the values
 
 def test_recipe_learns_and_clock_excludes_evaluation():
     b = _bench()

@@ -25,21 +25,24 @@ from mlcourse.train import fit, predict, Callback
 QUICK = os.environ.get("BENCH_QUICK", "0") not in ("0", "", "false")
 
 # the recipe of lesson 14 (keep in step with nbs/14_train_fast.ipynb; tests/test_speedrun.py checks)
-RECIPE = dict(widths=(32, 64, 128), convs=(2, 2, 2), pool_first=True, bs=128, lr=3e-3, epochs=6, sched="onecycle",
-              label_smoothing=0.1, flip=0.5, flip_tta=True, precision="auto", channels_last="auto", compile=False,
-              loader="tensor")
+RECIPE = dict(widths=(32, 64, 128), convs=(2, 2, 2), pool_first=True, bn=(True, True, True), bs=128, lr=3e-3,
+              epochs=6, sched="onecycle", label_smoothing=0.1, flip=0.5, flip_tta=True, precision="auto",
+              channels_last="auto", compile=False, loader="tensor")
 
 def speed_cnn(widths=(32, 64, 128), # channels of each stage; a 2x2 max pool ends each stage
               convs=(2, 2, 2), # conv-BN-ReLU units per stage
               pool_first:bool=True, # each stage's last unit pools right after its convolution, before BN and ReLU
+              bn=(True, True, True), # batch norm in each stage (False: convolutions with a bias, then ReLU)
              ) -> nn.Sequential:
     "Lesson 04's CNN, but each stage's last batch norm and ReLU run after the pooling, on a quarter of the values."
     layers, ni = [], 1
-    for nf, k in zip(widths, convs):
+    for nf, k, norm in zip(widths, convs, bn):
         for i in range(k):
             if pool_first and i == k - 1:
-                layers += [nn.Conv2d(ni, nf, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(nf), nn.ReLU()]
-            else: layers.append(conv_bn(ni, nf))
+                layers += [nn.Conv2d(ni, nf, 3, padding=1, bias=not norm), nn.MaxPool2d(2),
+                           *([nn.BatchNorm2d(nf)] if norm else []), nn.ReLU()]
+            elif norm: layers.append(conv_bn(ni, nf))
+            else: layers += [nn.Conv2d(ni, nf, 3, padding=1), nn.ReLU()]
             ni = nf
         if not pool_first: layers.append(nn.MaxPool2d(2))
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(ni, 10))
@@ -87,7 +90,7 @@ def train(data, # ((x, y), (xt, yt)) uint8 images and class indices
     "Train the recipe with `changes`; returns the model, the (seconds, test accuracy) curve and when `target` was hit (`plain`: also score without TTA)."
     r = {**RECIPE, **changes}; (x, y), (xt, yt) = data
     seed_everything(seed)
-    model = model or speed_cnn(r["widths"], r["convs"], r["pool_first"])
+    model = model or speed_cnn(r["widths"], r["convs"], r["pool_first"], r["bn"])
     clock = TimeToAccuracy(loader(xt, yt, 1000, r["loader"]), target, r["flip_tta"], stop, limit, plain)
     fit(model, loader(x, y, r["bs"], r["loader"], True, seed, r["flip"]), epochs=r["epochs"], lr=r["lr"],
         sched=r["sched"], loss_fn=nn.CrossEntropyLoss(label_smoothing=r["label_smoothing"]), precision=r["precision"],
@@ -98,7 +101,7 @@ def student_loop(data, seed=0, epochs=5, bs=64, lr=1e-3):
     "The plain PyTorch loop: PIL images through a DataLoader, fp32 NCHW, Adam at a constant lr, the recipe's model."
     (x, y), (xt, yt) = data
     seed_everything(seed)
-    model, test_dl = speed_cnn(RECIPE["widths"], RECIPE["convs"], RECIPE["pool_first"]), loader(xt, yt, 1000, "pil")
+    model, test_dl = speed_cnn(RECIPE["widths"], RECIPE["convs"], RECIPE["pool_first"], RECIPE["bn"]), loader(xt, yt, 1000, "pil")
     train_dl = loader(x, y, bs, "pil", shuffle=True, seed=seed)
     opt, clock, curve = torch.optim.Adam(model.parameters(), lr=lr), 0.0, []
     for epoch in range(epochs):
