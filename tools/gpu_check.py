@@ -6,7 +6,9 @@
 
 It reports the device and its compute capability, the precision `precision="auto"` picks, a short `fit` in each
 path the device supports (fp32, fp16 with a gradient scaler, bf16, channels_last) with images per second,
-checkpoint -> resume giving identical weights, and DDP over all visible GPUs when there are two or more.
+checkpoint -> resume giving identical weights, the data pipeline (the share of a training step spent producing the
+batch with `TensorLoader` on the device, and its images per second against a per-item PIL `DataLoader` with
+`ToTensor`), and DDP over all visible GPUs when there are two or more.
 Without a GPU it runs the CPU paths and says plainly that no GPU path was exercised.
 """
 import argparse, os, subprocess, sys, tempfile, time
@@ -17,7 +19,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mlcourse.core import seed_everything, get_device
-from mlcourse.data import TensorLoader
+from mlcourse.data import TensorLoader, Augment
 from mlcourse.models import SimpleCNN
 from mlcourse.train import fit, resolve_precision, cpu_has_bf16, Callback
 
@@ -74,6 +76,42 @@ def resume_check(x, y, device, precision):
     return same and len(h) == 2
 
 
+def sync(device):
+    if device.type == "cuda": torch.cuda.synchronize(device)
+
+
+def pipeline_check(x, y, device, precision, bs=256, steps=20):
+    """The share of a training step spent producing the batch (index, move, scale, mirror, normalise), and the images
+    per second of the batches alone: `TensorLoader` on the device against a per-item PIL `DataLoader` + `ToTensor`.
+    Each part is timed between synchronisations, so the GPU's queue does not hide one part inside the other."""
+    from PIL import Image
+    import torchvision.transforms as T
+    seed_everything(0)
+    model = SimpleCNN(widths=(32, 64, 128)).to(device).to(memory_format=torch.channels_last)
+    opt, amp = torch.optim.AdamW(model.parameters(), 1e-3), precision in ("bf16", "fp16")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    dl = TensorLoader(x, y, bs=bs, shuffle=True, seed=0, device=device, augment=Augment(flip=0.5), normalize=((0.29,), (0.35,)))
+    t_batch = t_step = 0.0
+    for i, (xb, yb) in enumerate(dl):   # the loader's own work happens inside next(), timed as t_batch
+        if i == steps + 2: break
+        sync(device); t1 = time.perf_counter()
+        with torch.autocast(device.type, dtype, enabled=amp):
+            out = model(xb.contiguous(memory_format=torch.channels_last))
+        loss = nn.functional.cross_entropy(out.float(), yb); opt.zero_grad(); loss.backward(); opt.step()
+        sync(device); t2 = time.perf_counter()
+        if i >= 2: t_batch, t_step = t_batch + (t1 - t0), t_step + (t2 - t1)   # the first two steps warm up
+        t0 = t2
+    def rate(batches):
+        sync(device); t = time.perf_counter(); n = 0
+        for xb, _ in batches: xb = xb.to(device, non_blocking=True); n += len(xb)
+        sync(device); return n / (time.perf_counter() - t)
+    ims = [Image.fromarray(a[0].numpy()) for a in x]
+    tf = T.Compose([T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize((0.29,), (0.35,))])
+    pil = torch.utils.data.DataLoader([(im, int(t)) for im, t in zip(ims, y)], batch_size=bs, shuffle=True,
+                                      collate_fn=lambda b: (torch.stack([tf(im) for im, _ in b]), torch.tensor([t for _, t in b])))
+    return t_batch / (t_batch + t_step), rate(dl), rate(pil)
+
+
 def ddp_check(n_gpus, quick):
     "Two epochs of DDP on every visible GPU (torchrun, NCCL); returns (ok, images/s, last lines)."
     script = ROOT/"tools"/"gpu_check.py"
@@ -111,6 +149,11 @@ def main():
         rows.append((f"fit 1 epoch, {name}", f"{len(x) / t:,.0f} images/s", f"train_loss {hist.records[-1]['train_loss']:.3f}"))
     ok = resume_check(x[:1024], y[:1024], device, resolve_precision("auto", device))
     rows.append(("checkpoint -> resume", "identical weights" if ok else "WEIGHTS DIFFER", ""))
+    share, fast, slow = pipeline_check(x, y, device, resolve_precision("auto", device))
+    rows.append(("data: share of a step producing the batch", f"{share:.1%}",
+                 "TensorLoader on the device, mirror + normalise, bs 256; the course's goal is 10% or less"))
+    rows.append(("data: batches alone, TensorLoader", f"{fast:,.0f} images/s",
+                 f"{fast / slow:.0f}x a per-item PIL DataLoader + ToTensor ({slow:,.0f} images/s)"))
     n_gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     if n_gpus >= 2:
         ok, ips, tail = ddp_check(n_gpus, a.quick)
