@@ -144,9 +144,10 @@ def record(name:str, # what was measured, e.g. "test accuracy"
     if seeds:
         vals = [float(_plain(x)) for x in seeds.values()]
         rec["seeds"] = {str(k): float(_plain(x)) for k, x in seeds.items()}
-        rec["std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+        if len(vals) > 1: rec["std"] = float(np.std(vals, ddof=1))   # one seed has no spread
     shown = fmt.format(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
-    if seeds: shown += f" ± {fmt.format(rec['std'])} (std over {len(seeds)} seeds: " + ", ".join(fmt.format(x) for x in rec["seeds"].values()) + ")"
+    if seeds and "std" in rec: shown += f" ± {fmt.format(rec['std'])} (std over {len(seeds)} seeds: " + ", ".join(fmt.format(x) for x in rec["seeds"].values()) + ")"
+    elif seeds: shown += f" (one seed: {next(iter(rec['seeds']))}, no spread)"
     rec["shown"] = shown
     print(f"{name}: {shown}")
     path = os.environ.get("MLCOURSE_RECORD")
