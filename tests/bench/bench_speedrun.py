@@ -25,8 +25,8 @@ from mlcourse.train import fit, predict, Callback
 QUICK = os.environ.get("BENCH_QUICK", "0") not in ("0", "", "false")
 
 # the recipe of lesson 14 (keep in step with nbs/14_train_fast.ipynb; tests/test_speedrun.py checks)
-RECIPE = dict(widths=(32, 64, 128), convs=(2, 2, 2), pool_first=True, bn=(True, True, True), bs=128, lr=3e-3,
-              epochs=6, sched="onecycle", label_smoothing=0.1, flip=0.5, flip_tta=True, precision="auto",
+RECIPE = dict(widths=(32, 64, 128), convs=(2, 2, 2), pool_first=True, bn=(True, True, True), bs=256, lr=4e-3,
+              epochs=8, sched="onecycle", label_smoothing=0.1, flip=0.5, flip_tta=True, precision="auto",
               channels_last="auto", compile=False, loader="tensor")
 
 def speed_cnn(widths=(32, 64, 128), # channels of each stage; a 2x2 max pool ends each stage
