@@ -1,5 +1,5 @@
 # The course's commands. Each target sets itself up first (tools/setup.sh: .venv and data, idempotent).
-.PHONY: setup course site test browser-test lab bench gpu-check nbs colab clean
+.PHONY: setup course site test browser-test lab bench results gpu-check nbs colab clean
 SHELL := /bin/bash
 export OMP_WAIT_POLICY ?= PASSIVE   # idle OpenMP threads sleep rather than spin (see tools/test.sh)
 
@@ -18,8 +18,11 @@ test: setup             ## the CI contract: notebooks clean, library in sync, nb
 lab: setup              ## JupyterLab on this venv
 	.venv/bin/jupyter lab --notebook-dir=nbs
 
-bench: setup            ## benchmarks; each prints its ratios
-	@set -e; for b in tests/bench/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done
+bench: setup            ## benchmarks, each printing its ratios; a full run (not BENCH_QUICK=1) keeps its figures in results/bench/
+	@.venv/bin/python tools/bench.py $(B)
+
+results: setup          ## README's measured tables from results/ (after make course FULL=1 or make bench)
+	@.venv/bin/python tools/results_table.py
 
 gpu-check: setup        ## on a GPU machine (Colab, Puhti, a desktop): device, precision, each fit path, resume, DDP; one table
 	@.venv/bin/python tools/gpu_check.py $(if $(QUICK),--quick,)

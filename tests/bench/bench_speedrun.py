@@ -120,7 +120,7 @@ def student_loop(data, seed=0, epochs=5, bs=64, lr=1e-3):
 def when(curve, acc): return next((t for t, a in curve if a >= acc), None)
 
 def time_to_accuracy(runs):
-    n, nt, epochs = (2000, 1000, 2) if QUICK else (4000, 2000, 2)
+    n, nt, epochs = (2000, 1000, 2) if QUICK else (8000, 2000, 2)
     (x, y), (xt, yt) = fashion_mnist("train"), fashion_mnist("test")
     data = ((x[:n], y[:n]), (xt[:nt], yt[:nt]))
     models = []
@@ -169,7 +169,7 @@ def pipeline_share():
     norm = ((0.29,), (0.35,))
     cases = {"SimpleCNN (lesson 04), Fashion-MNIST, bs 128, Augment.photos": (
                  SimpleCNN(1, 10), TensorLoader(x[:n], y[:n], bs=128, shuffle=True, augment=Augment.photos(), normalize=norm, seed=0)),
-             "speed_cnn (lesson 14's recipe), Fashion-MNIST, bs 128, mirror images": (
+             f"speed_cnn (lesson 14's recipe), Fashion-MNIST, bs {RECIPE['bs']}, mirror images": (
                  speed_cnn(), loader(x[:n], y[:n], RECIPE["bs"], shuffle=True, flip=RECIPE["flip"])),
              "mnist_resnet18 (width 16), 64x64 canvases, bs 64, Augment.digits": (
                  mnist_resnet18(55, base_width=16), TensorLoader(canvas, torch.zeros(len(canvas), 55), bs=64, shuffle=True,

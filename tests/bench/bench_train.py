@@ -10,7 +10,7 @@
 import os, statistics, sys, time
 import torch
 from torch import nn
-from mlcourse.core import seed_everything, get_device, env_report
+from mlcourse.core import seed_everything, get_device, env_report, record
 from mlcourse.data import TensorLoader
 from mlcourse.datasets import fashion_mnist
 from mlcourse.train import fit, resolve_precision
@@ -69,6 +69,7 @@ def overhead(repeats):
     ratio = statistics.median(t_fit) / statistics.median(t_hand)
     print(f"overhead: fit {statistics.median(t_fit):.2f}s vs hand loop {statistics.median(t_hand):.2f}s "
           f"(median of {repeats}); losses equal to 1e-6 (max diff {diff:.1e}); ratio fit/hand = {ratio:.3f}")
+    record(f"bench_train: fit / hand-written loop, wall time of the same work (median of {repeats}; losses equal)", ratio, "{:.2f}")
     return ratio
 
 
@@ -93,6 +94,8 @@ def time_to_accuracy():
     speedup = when["fp32 NCHW"] / when["defaults"]
     print(f"time to test accuracy {target:.4f}: defaults {when['defaults']:.1f}s, fp32 NCHW {when['fp32 NCHW']:.1f}s; "
           f"speed-up {speedup:.2f}x")
+    record(f"bench_train: fit's defaults ({resolve_precision('auto', DEV)} + channels_last) vs fp32 NCHW, faster to "
+           f"{target:.1%} ({len(x)} images, {epochs} epochs)", f"{speedup:.2f}x")
     return speedup
 
 
