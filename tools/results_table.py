@@ -27,24 +27,22 @@ def _run(r):
     return f"{r['date'][:10]}, {r['wall_s'] / 60:.1f} min{mem}, {short_cpu(r['machine'])}, commit {r['commit'][:7]}"
 
 
-def table(folder=ROOT/"results") -> str:
-    rows = ["| lesson | figure | value | run |", "|---|---|---|---|"]
+def _rows(folder, head, key, empty) -> str:
+    "A markdown table of every figure in `folder`/*.json; `key` names the file's field for the first column."
+    rows = [f"| {head} | figure | value | run |", "|---|---|---|---|"]
     for p in sorted(Path(folder).glob("*.json")):
         r = json.loads(p.read_text())
-        for f in r["figures"]:
-            rows.append(f"| {Path(r['notebook']).stem} | {f['name']} | {f['shown']} | {_run(r)} |")
-    if len(rows) == 2: rows.append("| (no full-mode run recorded yet) | | | |")
+        rows += [f"| {Path(r[key]).stem} | {f['name']} | {f['shown']} | {_run(r)} |" for f in r["figures"]]
+    if len(rows) == 2: rows.append(f"| ({empty}) | | | |")
     return "\n".join(rows)
+
+
+def table(folder=ROOT/"results") -> str:
+    return _rows(folder, "lesson", "notebook", "no full-mode run recorded yet")
 
 
 def bench_table(folder=ROOT/"results"/"bench") -> str:
-    rows = ["| benchmark | figure | value | run |", "|---|---|---|---|"]
-    for p in sorted(Path(folder).glob("*.json")):
-        r = json.loads(p.read_text())
-        for f in r["figures"]:
-            rows.append(f"| {Path(r['script']).stem} | {f['name']} | {f['shown']} | {_run(r)} |")
-    if len(rows) == 2: rows.append("| (no full `make bench` run recorded yet) | | | |")
-    return "\n".join(rows)
+    return _rows(folder, "benchmark", "script", "no full `make bench` run recorded yet")
 
 
 def block(folder=ROOT/"results") -> str:
