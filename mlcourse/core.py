@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# %% ../nbs/00_whole_game.ipynb #9c344569
+# %% ../nbs/00_whole_game.ipynb #b81682e9
 def _mps_ok():
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
@@ -28,9 +28,11 @@ def get_device(device=None, # "cpu", "cuda", "cuda:1", "mps", a `torch.device`, 
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"Device {device} was asked for, but PyTorch sees no CUDA GPU here. "
-                           "Use device='cpu', unset MLCOURSE_DEVICE, or run on a GPU machine (Colab: Runtime > Change runtime type).")
+                           "Leave device unset (get_device() then picks what this machine has), unset MLCOURSE_DEVICE, "
+                           "or run on a GPU machine (Colab: Runtime > Change runtime type).")
     if device.type == "mps" and not _mps_ok():
-        raise RuntimeError("Device 'mps' was asked for, but this PyTorch has no MPS backend. Use device='cpu'.")
+        raise RuntimeError("Device 'mps' was asked for, but this PyTorch has no MPS backend. "
+                           "Leave device unset (get_device() then picks what this machine has).")
     return device
 
 # %% ../nbs/00_whole_game.ipynb #cc94c814
