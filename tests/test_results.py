@@ -1,5 +1,5 @@
 "results/: full-mode figures as the runs wrote them, and README's measured table generated from them."
-import json, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def test_make_bench_keeps_a_full_runs_figures_and_never_a_quick_or_failed_one(tm
     (scripts/"bench_broken.py").write_text("from mlcourse.core import record\nrecord('broken: x', 1)\nraise SystemExit(3)\n")
     run = lambda res, *extra, **env: subprocess.run([sys.executable, "tools/bench.py", *extra, "--scripts", str(scripts),
                                                      "--results", str(res)], cwd=ROOT, capture_output=True, text=True,
-                                                    env={**__import__("os").environ, **env})
+                                                    env={**os.environ, **env})
     r = run(tmp_path/"quick", BENCH_QUICK="1")
     assert r.returncode == 1 and "bench_broken.py exited with 3" in r.stdout, r.stdout + r.stderr   # a failure is named
     assert not (tmp_path/"quick").exists()                     # quick mode only prints
