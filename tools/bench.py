@@ -15,17 +15,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT/"tools"))
-from run_course import machine   # noqa: E402  (what a figure was measured on, as for the lessons)
+from run_course import machine, commit   # noqa: E402  (what a figure was measured on, as for the lessons)
 
 
 def quick() -> bool: return os.environ.get("BENCH_QUICK", "0") not in ("0", "", "false")
-
-
-def commit() -> str:
-    "The commit the benchmarks ran at, '+dirty' when the library or the benchmarks had uncommitted changes."
-    git = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    head = git("rev-parse", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--", "mlcourse", "tests/bench") else "")
 
 
 def run_script(script: Path, rec: Path):
@@ -43,7 +36,7 @@ def write_results(script: Path, secs, figs, rss_kib, folder: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     try: rel = script.resolve().relative_to(ROOT).as_posix()
     except ValueError: rel = script.name
-    res = {"script": rel, "mode": "full", "commit": commit(), "date": f"{datetime.now():%Y-%m-%d %H:%M}",
+    res = {"script": rel, "mode": "full", "commit": commit(("mlcourse", "tests/bench")), "date": f"{datetime.now():%Y-%m-%d %H:%M}",
            "machine": machine(), "wall_s": round(secs, 1), "peak_rss_mib": round(rss_kib / 1024) if rss_kib else None,
            "figures": [{k: f[k] for k in ("name", "value", "shown", "std", "seeds") if k in f} for f in figs]}
     (folder/f"{script.stem}.json").write_text(json.dumps(res, indent=1) + "\n")

@@ -76,11 +76,11 @@ def machine() -> dict:
             "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform()}
 
 
-def commit() -> str:
-    "The commit the notebooks ran at, '+dirty' when nbs/ or mlcourse/ had uncommitted changes."
+def commit(paths=("nbs", "mlcourse")) -> str:
+    "The commit the run was made at, '+dirty' when `paths` (what the run executes) had uncommitted changes."
     git = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--", "nbs", "mlcourse") else "")
+    return head + ("+dirty" if git("status", "--porcelain", "--", *paths) else "")
 
 
 def write_results(nb, secs, figs, rss_kib, folder):
