@@ -63,3 +63,42 @@ def test_recipe_learns_and_clock_excludes_evaluation():
     assert r["reached"] == r["curve"][-1][0]   # stopped at the first epoch that reached the target
     ts = [t for t, _ in r["curve"]]
     assert all(t1 > t0 for t0, t1 in zip(ts, ts[1:]))
+
+def _kept(tmp_path, resume=True):
+    "Lesson 14's `kept`, run from the lesson's own code, with a counting probe and tiny data."
+    node = next(n for n in ast.parse(_nb_code()).body if isinstance(n, ast.FunctionDef) and n.name == "kept")
+    import hashlib, os
+    ns = dict(os=os, json=json, hashlib=hashlib, torch=torch, RECIPE=_bench().RECIPE, probes=[], reused=[], done=[],
+              resume_dir=str(tmp_path/"keep") if resume else None, data=((torch.zeros(6), None), (torch.zeros(3), None)))
+    ns["probe"] = lambda: 1.0 + len(ns["probes"])
+    exec(compile(ast.Module([node], []), "kept", "exec"), ns)
+    return ns
+
+def test_kept_resumes_an_interrupted_full_run(tmp_path):
+    calls = []
+    def fn():
+        calls.append(1); m = torch.nn.Linear(2, 2)
+        return dict(model=m, curve=[(1.5, 0.8), (3.0, 0.9)], plain=[(1.5, 0.79)], reached=3.0, acc=0.9)
+    first = _kept(tmp_path)
+    a = first["kept"]("recipe", 0, fn, {}, model=lambda: torch.nn.Linear(2, 2))
+    assert calls == [1] and first["probes"] == [1.0] and first["reused"] == []
+    later = _kept(tmp_path)   # a new process, same folder: nothing trains again
+    b = later["kept"]("recipe", 0, fn, {}, model=lambda: torch.nn.Linear(2, 2))
+    assert calls == [1] and later["reused"] == ["recipe"] and later["probes"] == [1.0]   # the kept run's probe
+    assert b["curve"] == a["curve"] and b["reached"] == 3.0 and b["acc"] == 0.9
+    assert torch.equal(b["model"].weight, a["model"].weight)
+    later["kept"]("recipe", 1, fn, {}); later["kept"]("no label smoothing", 0, fn, {"label_smoothing": 0.0})
+    assert calls == [1, 1, 1]   # another seed or other settings train anew
+    later["RECIPE"] = {**later["RECIPE"], "lr": 1.0}; later["kept"]("recipe", 0, fn, {})
+    assert len(calls) == 4   # so does a changed recipe
+
+def test_kept_retrains_over_a_damaged_file_and_keeps_nothing_unasked(tmp_path, capsys):
+    calls = []
+    def fn(): calls.append(1); return dict(curve=[(1.0, 0.5)], plain=[], reached=None, acc=0.5)
+    ns = _kept(tmp_path); ns["kept"]("recipe", 0, fn, {})
+    (f,) = (tmp_path/"keep").glob("*.pt"); f.write_bytes(b"not a checkpoint")
+    again = _kept(tmp_path); r = again["kept"]("recipe", 0, fn, {})
+    assert calls == [1, 1] and r["acc"] == 0.5 and "cannot be read" in capsys.readouterr().out
+    assert torch.load(f, weights_only=True)["acc"] == 0.5   # written whole again
+    off = _kept(tmp_path/"off", resume=False); off["kept"]("recipe", 0, fn, {}); off["kept"]("recipe", 0, fn, {})
+    assert len(calls) == 4 and not (tmp_path/"off").exists()
