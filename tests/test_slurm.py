@@ -21,7 +21,7 @@ shift; export SLURM_SUBMIT_DIR=$PWD; exec bash "$spool/slurm_script" "$@"
 FAKE_PYTHON3 = """echo "python3 $*" >> "$STUB_CALLS"
 [ "$1 $2" = "-m venv" ] || exit 0
 dir=${!#}; mkdir -p "$dir/bin"
-printf '#!/bin/bash\\necho "venv-python $* (MLCOURSE_DATA=$MLCOURSE_DATA)" >> "$STUB_CALLS"\\n' > "$dir/bin/python"
+printf '#!/bin/bash\\necho "venv-python $* (MLCOURSE_DATA=$MLCOURSE_DATA${MLCOURSE_RESUME:+ MLCOURSE_RESUME=$MLCOURSE_RESUME})" >> "$STUB_CALLS"\\n' > "$dir/bin/python"
 chmod +x "$dir/bin/python"; printf 'export VIRTUAL_ENV=%s PATH=%s/bin:$PATH\\n' "$dir" "$dir" > "$dir/bin/activate"
 """
 
@@ -140,7 +140,8 @@ def test_lessons_job_creates_the_venv_and_runs_the_chosen_lessons_in_full_mode(p
     assert f"venv-python -m pip install -q -e {ROOT} execnb>=0.1.12,<0.2 (MLCOURSE_DATA=)" in calls, calls
     lessons_out = puhti.scratch/"mlcourse-lessons"/JOB
     assert f"srun python tools/run_course.py --full --out {lessons_out} 04 05 (SRUN_CPUS_PER_TASK=1)" in calls, calls
-    assert f"venv-python tools/run_course.py --full --out {lessons_out} 04 05 (MLCOURSE_DATA={data})" in calls, calls
+    kept = puhti.scratch/"mlcourse-lessons"/"kept-runs"   # one folder for every job: a resubmitted job reuses its runs
+    assert f"venv-python tools/run_course.py --full --out {lessons_out} 04 05 (MLCOURSE_DATA={data} MLCOURSE_RESUME={kept})" in calls, calls
     assert (data/"fashion-mnist"/"train-labels-idx1-ubyte.gz").exists()
     module = next(i for i, c in enumerate(calls) if c.startswith("module load pytorch/"))
     assert module < calls.index(f"python3 -m venv --system-site-packages {venv}")   # the venv sits on the module
