@@ -400,7 +400,7 @@ def result(self:Run) -> History:
         print(f"interrupted at epoch {self.epoch + 1}, batch {self.batch}: returning the history so far", flush=True)
     return self.history
 
-# %% ../nbs/03_training_loop.ipynb #8c07206d
+# %% ../nbs/03_training_loop.ipynb #89ef7181
 def _live(bar=None) -> bool:
     "Show live widgets? Only in a Jupyter kernel with ipywidgets, not under Slurm, nbdev_test or MLCOURSE_PROGRESS=log."
     if bar is not None: return bool(bar)
@@ -418,10 +418,11 @@ def track(items, # what to loop over (runs, seeds, configurations)
     "Loop over `items`, showing which one is going and how many are left."
     items = list(items); n, t0 = len(items), time.time()
     pb = _bar(n, desc) if _live(bar) else None
+    name = lambda it: ", ".join(map(str, it)) if isinstance(it, tuple) else str(it)   # (0, "a") shows as "0, a"
     try:
         for i, it in enumerate(items):
-            if pb is not None: pb.set_postfix_str(str(it)[:40])
-            else: print(f"{desc} {i + 1}/{n}: {str(it)[:60]} ({time.time() - t0:.0f} s so far)", flush=True)
+            if pb is not None: pb.set_postfix_str(name(it)[:40])
+            else: print(f"{desc} {i + 1}/{n}: {name(it)[:60]} ({time.time() - t0:.0f} s so far)", flush=True)
             yield it
             if pb is not None: pb.update(1)
     finally:
